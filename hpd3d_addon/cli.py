@@ -1,0 +1,122 @@
+"""Command line: `hpd3d generate|check|presets` (also `python -m hpd3d_addon`)."""
+import argparse
+import sys
+
+from .core import __version__
+from .core.dataset import GenerateOptions, generate
+from .core.errors import HPD3DError
+from .core.rigs import parse_rig
+from .core.skeleton_presets import PRESETS
+
+
+def _scale(value):
+    if value == "auto":
+        return value
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use 'auto' or a number (metres per BVH unit)") from None
+    if f <= 0:
+        raise argparse.ArgumentTypeError("scale must be > 0")
+    return f
+
+
+def _positive(kind):
+    def parse(value):
+        v = kind(value)
+        if v <= 0:
+            raise argparse.ArgumentTypeError("must be > 0")
+        return v
+    return parse
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="hpd3d", description="BVH motion capture -> VideoPose3D training data.")
+    p.add_argument("--version", action="version", version=f"hpd3d {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a dataset from BVH files or folders")
+    g.add_argument("inputs", nargs="+", help="BVH files, folders of BVH files, or folders of subject folders")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--name", default="blender", help="dataset name: data_3d_NAME.npz (default: blender)")
+    g.add_argument("--layout", choices=("h36m17", "source"), default="h36m17",
+                   help="h36m17: Human3.6M's 17 joints (default); source: every BVH joint")
+    g.add_argument("--end-sites", action="store_true", help="with --layout source: keep End Sites too")
+    g.add_argument("--preset", default="auto", choices=("auto",) + tuple(PRESETS),
+                   help="skeleton preset (default: auto-detect); see `hpd3d presets`")
+    g.add_argument("--mapping", default="", help="JSON file mapping Human3.6M joints to your joint names")
+    g.add_argument("--scale", type=_scale, default="auto", help="metres per BVH unit, or auto (default)")
+    g.add_argument("--fps", type=_positive(float), default=None, help="resample to this frame rate")
+    g.add_argument("--rig", default="h36m",
+                   help="h36m (default), ring:N, dome:N@ELEV,..., random:N, or FILE.json")
+    g.add_argument("--distance", type=_positive(float), default=5.0, help="camera distance in metres (default 5)")
+    g.add_argument("--height", type=float, default=1.6, help="camera height in metres for h36m/ring (default 1.6)")
+    g.add_argument("--focal", type=_positive(float), default=1145.0, help="focal length in pixels (default 1145)")
+    g.add_argument("--resolution", default="1000x1000", help="image size WxH in pixels (default 1000x1000)")
+    g.add_argument("--no-fit", action="store_true", help="keep cameras where placed (default: fit to the motion)")
+    g.add_argument("--margin", type=float, default=20.0, help="fit margin in pixels (default 20)")
+    g.add_argument("--distortion", default="none", help="none (default), h36m, or k1,k2,k3,p1,p2")
+    g.add_argument("--seed", type=int, default=0, help="seed of random rigs (default 0)")
+    g.add_argument("--subject", default="", help="use this subject name for every input")
+    g.add_argument("--workers", type=_positive(int), default=1, help="parallel processes (same output)")
+    g.add_argument("--strict", action="store_true", help="stop at the first bad file and write nothing")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    g.add_argument("--preview", action="store_true", help="also write preview_NAME.png (needs matplotlib)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    c = sub.add_parser("check", help="validate a dataset folder (shapes, counts, reprojection error)")
+    c.add_argument("folder")
+    c.add_argument("--name", default=None, help="dataset name when the folder holds several")
+
+    sub.add_parser("presets", help="list skeleton presets")
+    return p
+
+
+def _progress(quiet):
+    if quiet:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return lambda it, total: tqdm(it, total=total, unit="file", desc="reading", file=sys.stderr)
+
+
+def options_from_args(a):
+    try:
+        w, h = (int(v) for v in a.resolution.lower().split("x"))
+    except ValueError:
+        raise HPD3DError(f"invalid --resolution '{a.resolution}': use WxH, e.g. 1920x1080") from None
+    rig = parse_rig(a.rig, distance=a.distance, height=a.height, focal=a.focal, res_w=w, res_h=h,
+                    fit=not a.no_fit, margin=a.margin, seed=a.seed, distortion=a.distortion)
+    return GenerateOptions(out=a.out, name=a.name, layout=a.layout, end_sites=a.end_sites, preset=a.preset,
+                           mapping=a.mapping, scale=a.scale, fps=a.fps, rig=rig, subject=a.subject,
+                           strict=a.strict, overwrite=a.overwrite, preview=a.preview)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            for p in PRESETS.values():
+                print(f"{p.name:14s} {p.description}")
+            return 0
+        if args.command == "check":
+            from .core.check import check_folder
+            report = check_folder(args.folder, args.name)
+            print("\n".join(report.lines()))
+            return 0 if report.passed else 1
+        options = options_from_args(args)
+        result = generate(args.inputs, options, workers=args.workers, progress=_progress(args.quiet))
+        for take in result.takes:
+            i = take.info
+            print(f"{take.subject}/{take.action}: {i['frames']} frames at {i['fps']:g} fps, "
+                  f"preset {i['skeleton_preset']}, scale {i['scale']:g} ({i['unit']}), height {i['height_m']:.2f} m")
+        print(result.summary())
+        return 1 if result.failures or not result.check["passed"] else 0
+    except HPD3DError as exc:
+        print(f"hpd3d: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hpd3d: interrupted, nothing written", file=sys.stderr)
+        return 130

@@ -1,0 +1,173 @@
+"""Validation of a dataset folder (ours, or the original script's layout): structure and reprojection.
+
+The reprojection check sends the stored 3D joints through the stored cameras with the shared doc's
+model (VideoPose3D's project_to_2d in pixels) and compares with the stored 2D keypoints.
+"""
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cameras import Camera
+from .projection import project
+
+TOLERANCE_PX = 0.01
+
+
+def reprojection_errors(positions_3d, positions_2d, cameras):
+    """{'max_error_px', 'mean_error_px', 'worst', 'passed'} over every subject, action, camera, frame, joint."""
+    worst = (-1.0, None)
+    total, count = 0.0, 0
+    for subject, actions in positions_3d.items():
+        for action, pos in actions.items():
+            pos = np.asarray(pos, dtype=np.float64)
+            for i, cam in enumerate(cameras[subject]):
+                stored = np.asarray(positions_2d[subject][action][i], dtype=np.float64)
+                n = min(len(stored), len(pos))
+                px, _ = project(pos[:n], cam)
+                err = np.linalg.norm(px - stored[:n], axis=-1)
+                if err.size:
+                    total += float(err.sum())
+                    count += err.size
+                    k = int(np.argmax(err))
+                    if err.flat[k] > worst[0]:
+                        f, j = divmod(k, err.shape[1])
+                        worst = (float(err.flat[k]), f"{subject}/{action} camera {i} frame {f} joint {j}")
+    max_err = max(worst[0], 0.0)
+    return {"max_error_px": max_err, "mean_error_px": total / max(count, 1), "worst": worst[1],
+            "tolerance_px": TOLERANCE_PX, "passed": bool(count and max_err <= TOLERANCE_PX)}
+
+
+@dataclass
+class CheckReport:
+    folder: Path
+    name: str = ""
+    problems: list = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+    reprojection: dict = field(default_factory=dict)
+
+    @property
+    def passed(self):
+        return not self.problems and self.reprojection.get("passed", False)
+
+    def lines(self):
+        out = [f"dataset '{self.name}' in {self.folder}"]
+        for k, v in self.facts.items():
+            out.append(f"  {k}: {v}")
+        r = self.reprojection
+        if r:
+            out.append(f"  reprojection error: max {r['max_error_px']:.4g} px, mean {r['mean_error_px']:.4g} px"
+                       f" (tolerance {r['tolerance_px']} px){'; worst at ' + r['worst'] if r.get('worst') else ''}")
+        for p in self.problems:
+            out.append(f"  problem: {p}")
+        out.append("PASS" if self.passed else "FAIL")
+        return out
+
+
+def _find_dataset_name(folder):
+    names = sorted(p.name[len("data_3d_"):-len(".npz")] for p in folder.glob("data_3d_*.npz"))
+    return names
+
+
+def _load_npz_dict(path, key):
+    with np.load(path, allow_pickle=True) as data:
+        if key not in data.files:
+            return None
+        return data[key].item()
+
+
+def load_cameras(folder, data_3d_path):
+    """{subject: [Camera]} from the 3D npz, else camera_*.txt beside it or in common/."""
+    blob = _load_npz_dict(data_3d_path, "cameras")
+    if blob is None:
+        for d in (folder, folder / "common", folder.parent / "common"):
+            intr, extr = d / "camera_intrinsics.txt", d / "camera_extrinsics.txt"
+            if intr.is_file() and extr.is_file():
+                blob = {"intrinsics": ast.literal_eval(intr.read_text(encoding="utf-8")),
+                        "extrinsics": ast.literal_eval(extr.read_text(encoding="utf-8"))}
+                break
+    if blob is None:
+        return None
+    return {s: [Camera.from_dicts(blob["intrinsics"][i], e) for i, e in enumerate(entries)]
+            for s, entries in blob["extrinsics"].items()}
+
+
+def check_folder(folder, name=None):
+    """Validate one dataset folder; returns a CheckReport (never raises for a bad dataset)."""
+    folder = Path(folder)
+    report = CheckReport(folder)
+    if not folder.is_dir():
+        report.problems.append("not a folder")
+        return report
+    names = _find_dataset_name(folder)
+    if name is None:
+        if not names:
+            report.problems.append("no data_3d_<name>.npz here")
+            return report
+        name = names[0]
+        if len(names) > 1:
+            report.facts["note"] = f"several datasets ({', '.join(names)}); checked '{name}' (use --name)"
+    report.name = name
+    p3 = folder / f"data_3d_{name}.npz"
+    candidates = [folder / f"data_2d_{name}_gt.npz"] + sorted(folder.glob(f"data_2d_{name}_*.npz"))
+    p2 = next((p for p in candidates if p.is_file()), None)
+    if not p3.is_file() or p2 is None:
+        report.problems.append(f"missing {'data_3d_' + name + '.npz' if not p3.is_file() else 'data_2d_' + name + '_<kp>.npz'}")
+        return report
+    try:
+        pos3 = _load_npz_dict(p3, "positions_3d")
+        pos2 = _load_npz_dict(p2, "positions_2d")
+        meta = _load_npz_dict(p2, "metadata") or {}
+        cameras = load_cameras(folder, p3)
+    except Exception as exc:  # a broken file is a finding, not a crash
+        report.problems.append(f"cannot read the files ({type(exc).__name__}: {exc})")
+        return report
+    if pos3 is None or pos2 is None:
+        report.problems.append("positions_3d or positions_2d key missing")
+        return report
+    if cameras is None:
+        report.problems.append("no cameras (npz 'cameras' key or camera_*.txt beside or in common/)")
+        return report
+    for k in ("layout_name", "num_joints", "keypoints_symmetry"):
+        if k not in meta:
+            report.problems.append(f"metadata lacks '{k}'")
+    frames = 0
+    n_joints = meta.get("num_joints")
+    for subject, actions in pos3.items():
+        if subject not in pos2:
+            report.problems.append(f"subject {subject} has no 2D keypoints")
+            continue
+        if subject not in cameras:
+            report.problems.append(f"subject {subject} has no cameras")
+            continue
+        for action, p in actions.items():
+            p = np.asarray(p)
+            frames += len(p)
+            if p.ndim != 3 or p.shape[2] != 3:
+                report.problems.append(f"{subject}/{action}: 3D shape {p.shape}, expected (F, J, 3)")
+                continue
+            if n_joints is not None and p.shape[1] != n_joints:
+                report.problems.append(f"{subject}/{action}: {p.shape[1]} joints, metadata says {n_joints}")
+            views = pos2[subject].get(action)
+            if views is None:
+                report.problems.append(f"{subject}/{action}: no 2D keypoints")
+                continue
+            if len(views) != len(cameras[subject]):
+                report.problems.append(f"{subject}/{action}: {len(views)} 2D views for {len(cameras[subject])} cameras")
+            for i, v in enumerate(views):
+                v = np.asarray(v)
+                if v.shape != p.shape[:2] + (2,):
+                    report.problems.append(f"{subject}/{action} camera {i}: 2D shape {v.shape}, 3D has {p.shape[:2]}")
+    report.facts.update({
+        "subjects": len(pos3), "actions": sum(len(a) for a in pos3.values()), "frames": frames,
+        "cameras per subject": sorted({len(c) for c in cameras.values()}), "joints": n_joints,
+        "layout": meta.get("layout_name"), "fps": meta.get("fps", "not stored"),
+    })
+    usable = {s: {a: p for a, p in acts.items() if a in pos2.get(s, {}) and len(pos2[s][a]) <= len(cameras.get(s, []))}
+              for s, acts in pos3.items() if s in cameras and s in pos2}
+    try:
+        report.reprojection = reprojection_errors(usable, pos2, cameras)
+    except Exception as exc:
+        report.problems.append(f"reprojection failed ({type(exc).__name__}: {exc})")
+    return report

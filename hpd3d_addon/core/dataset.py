@@ -1,0 +1,280 @@
+"""From sequences to a VideoPose3D dataset: joint mapping, per-subject camera rigs, projection, files.
+
+`DatasetBuilder` takes sequences one at a time (so the Blender layer can run it step by step and cancel
+without writing anything), then `finish()` builds the rigs, projects and writes every file atomically.
+"""
+import platform
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import HPD3DError, InputError, MappingError
+from .layouts import H36M17, source_layout
+from .projection import project
+from .rigs import RigSettings, build_rig
+from .sequence import sequence_from_bvh
+from .skeleton_presets import load_mapping_file, resolve
+from .writer import copy_loader_bytes, json_text, literal_text, npz_bytes, write_files
+
+
+@dataclass
+class GenerateOptions:
+    """Everything `generate` needs; defaults are the CLI's defaults."""
+    out: str = "hpd3d_dataset"
+    name: str = "blender"
+    layout: str = "h36m17"
+    end_sites: bool = False
+    preset: str = "auto"
+    mapping: str = ""
+    scale: object = "auto"
+    fps: object = None
+    rig: RigSettings = field(default_factory=RigSettings)
+    subject: str = ""
+    strict: bool = False
+    overwrite: bool = False
+    preview: bool = False
+
+    def mapping_dict(self):
+        return load_mapping_file(self.mapping) if self.mapping else None
+
+
+@dataclass
+class MappedTake:
+    """A take reduced to what the dataset needs: output joints in world metres, and its facts."""
+    subject: str
+    action: str
+    source: str
+    joints: np.ndarray
+    joint_names: list
+    parents: list
+    joints_left: list
+    joints_right: list
+    layout_name: str
+    fps: float
+    info: dict
+
+
+@dataclass
+class Failure:
+    source: str
+    error: str
+
+
+@dataclass
+class Result:
+    out_dir: Path
+    files: list
+    takes: list
+    failures: list
+    cameras: dict
+    check: dict
+    seconds: float
+
+    @property
+    def frames(self):
+        return sum(t.joints.shape[0] for t in self.takes)
+
+    @property
+    def camera_frames(self):
+        return sum(t.joints.shape[0] * len(self.cameras[t.subject]) for t in self.takes)
+
+    def summary(self):
+        cams = sorted({len(c) for c in self.cameras.values()})
+        lines = [
+            f"wrote {len(self.takes)} sequences ({len(self.cameras)} subjects, {self.frames} frames, "
+            f"{'/'.join(map(str, cams))} cameras each) to {self.out_dir}",
+            f"reprojection check: max {self.check['max_error_px']:.2e} px, mean {self.check['mean_error_px']:.2e} px"
+            f" -> {'PASS' if self.check['passed'] else 'FAIL'}",
+        ]
+        if self.failures:
+            lines.append(f"{len(self.failures)} file(s) skipped:")
+            lines += [f"  {f.error}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def map_sequence(seq, options, mapping=None):
+    """Reduce a Sequence to a MappedTake in the requested layout."""
+    if options.layout == "source":
+        keep = [i for i in range(len(seq.names)) if options.end_sites or not seq.is_end_site[i]]
+        index = {old: new for new, old in enumerate(keep)}
+        names = [seq.names[i] for i in keep]
+        parents = [index.get(seq.parents[i], -1) for i in keep]
+        layout = source_layout(names, parents)
+        joints = seq.positions[:, keep]
+        preset = "source"
+    elif options.layout == "h36m17":
+        jm = resolve(seq, preset=options.preset, mapping=mapping, source=seq.source)
+        joints = jm.apply(seq)
+        layout = H36M17
+        preset = jm.preset
+    else:
+        raise HPD3DError(f"unknown layout '{options.layout}': use h36m17 or source")
+    info = dict(seq.info, frames=int(joints.shape[0]), fps=seq.fps, scale=seq.scale, unit=seq.unit,
+                height_m=round(float(seq.height), 4), skeleton_preset=preset)
+    return MappedTake(seq.subject, seq.action, seq.source, joints, list(layout.joint_names), list(layout.parents),
+                      list(layout.joints_left), list(layout.joints_right), layout.name, seq.fps, info)
+
+
+def load_take(take, options, mapping=None):
+    """Read, kinematise and map one BVH take (runs in worker processes too)."""
+    seq = sequence_from_bvh(take.path, take.subject, take.action, scale=options.scale, fps=options.fps)
+    return map_sequence(seq, options, mapping)
+
+
+def load_take_safe(take, options, mapping=None):
+    """load_take, with user errors returned as a Failure instead of raised (for batches)."""
+    try:
+        return load_take(take, options, mapping)
+    except (InputError, MappingError) as exc:
+        msg = str(exc)
+        return Failure(str(take.path), msg if msg.startswith(str(take.path)) else f"{take.path}: {msg}")
+
+
+class DatasetBuilder:
+    """Collects mapped takes, then writes the dataset."""
+
+    def __init__(self, options):
+        self.options = options
+        self.takes = []
+        self.failures = []
+        self.started = time.perf_counter()
+
+    def add(self, item):
+        """Add a MappedTake or a Failure (a Failure stops everything in strict mode)."""
+        if isinstance(item, Failure):
+            if self.options.strict:
+                raise HPD3DError(f"{item.error} (--strict: nothing written)")
+            self.failures.append(item)
+        else:
+            self.takes.append(item)
+
+    def finish(self, extra_manifest=None):
+        """Build rigs, project, write all files. Returns a Result."""
+        opts = self.options
+        if not self.takes:
+            detail = "; ".join(f.error for f in self.failures) if self.failures else "no input"
+            raise HPD3DError(f"no sequence could be converted, nothing written ({detail})")
+        first = self.takes[0]
+        for t in self.takes[1:]:
+            if t.joint_names != first.joint_names:
+                raise HPD3DError(f"{t.source}: its joints ({len(t.joint_names)}) differ from {first.source}'s "
+                                 f"({len(first.joint_names)}); a dataset needs one joint layout")
+        by_subject = {}
+        for t in self.takes:
+            by_subject.setdefault(t.subject, []).append(t)
+        cameras = {}
+        for subject, takes in by_subject.items():
+            points = np.concatenate([t.joints.reshape(-1, 3) for t in takes])
+            cameras[subject] = build_rig(opts.rig, points, subject)
+        positions_3d, positions_2d, visibility = {}, {}, {}
+        for t in self.takes:
+            pos32 = t.joints.astype(np.float32)
+            positions_3d.setdefault(t.subject, {})[t.action] = pos32
+            p64 = pos32.astype(np.float64)
+            px, vis = [], []
+            for cam in cameras[t.subject]:
+                p, v = project(p64, cam)
+                px.append(p.astype(np.float32))
+                vis.append(v)
+            positions_2d.setdefault(t.subject, {})[t.action] = px
+            visibility.setdefault(t.subject, {})[t.action] = vis
+        fps_counts = Counter(round(t.fps, 6) for t in self.takes)
+        fps = fps_counts.most_common(1)[0][0]
+        intrinsics, extrinsics = camera_tables(cameras)
+        metadata = {
+            "layout_name": first.layout_name,
+            "num_joints": len(first.joint_names),
+            "keypoints_symmetry": [first.joints_left, first.joints_right],
+            "joint_names": first.joint_names,
+            "parents": first.parents,
+            "fps": fps,
+            "fps_per_action": {t.subject + "/" + t.action: t.fps for t in self.takes},
+            "visibility": visibility,
+            "generator": f"hpd3d {__version__}",
+        }
+        camera_blob = {"intrinsics": intrinsics, "extrinsics": extrinsics}
+        from .check import reprojection_errors
+        check = reprojection_errors(positions_3d, positions_2d, cameras)
+        name = opts.name
+        manifest = {
+            "generator": {"name": "hpd3d", "version": __version__, "python": platform.python_version(),
+                          "numpy": np.__version__, "platform": platform.platform(), **(extra_manifest or {})},
+            "command": sys.argv if extra_manifest is None else None,
+            "settings": _settings_dict(opts),
+            "subjects": {s: [t.action for t in ts] for s, ts in by_subject.items()},
+            "cameras_per_subject": {s: len(c) for s, c in cameras.items()},
+            "files": [dict(subject=t.subject, action=t.action, source=t.source, **t.info) for t in self.takes],
+            "failures": [asdict(f) for f in self.failures],
+            "reprojection_check": check,
+        }
+        files = {
+            f"data_3d_{name}.npz": npz_bytes(positions_3d=positions_3d, cameras=camera_blob, metadata=metadata),
+            f"data_2d_{name}_gt.npz": npz_bytes(positions_2d=positions_2d, metadata=metadata,
+                                                 visibility=visibility),
+            "camera_intrinsics.txt": literal_text(intrinsics).encode(),
+            "camera_extrinsics.txt": literal_text(extrinsics).encode(),
+            "blender_dataset.py": copy_loader_bytes(),
+            "manifest.json": json_text(manifest).encode(),
+        }
+        if opts.preview:
+            from .preview import contact_sheet_png
+            files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, first.parents)
+        written = write_files(opts.out, files, overwrite=opts.overwrite,
+                              protect=(f"data_3d_{name}.npz", f"data_2d_{name}_gt.npz"))
+        return Result(Path(opts.out), written, self.takes, self.failures, cameras, check,
+                      time.perf_counter() - self.started)
+
+
+def camera_tables(cameras):
+    """(intrinsics list, extrinsics dict) as written to camera_*.txt.
+
+    The intrinsics list holds one entry per camera index (from the first subject); a subject whose camera
+    differs from that entry (random rigs) carries its own intrinsics inside its extrinsic entries.
+    """
+    subjects = list(cameras)
+    longest = max(subjects, key=lambda s: len(cameras[s]))
+    intrinsics = [c.intrinsics_dict() for c in cameras[longest]]
+    extrinsics = {}
+    for s in subjects:
+        entries = []
+        for i, cam in enumerate(cameras[s]):
+            e = cam.extrinsics_dict()
+            own = cam.intrinsics_dict()
+            if own != intrinsics[i]:
+                e.update(own)
+            entries.append(e)
+        extrinsics[s] = entries
+    return intrinsics, extrinsics
+
+
+def _settings_dict(opts):
+    d = asdict(opts)
+    rig = d.pop("rig")
+    rig.pop("json_cameras", None)
+    d["rig"] = dict(rig, spec=opts.rig.describe())
+    return d
+
+
+def generate(inputs, options, workers=1, progress=None):
+    """Run the whole pipeline on BVH files/folders. `progress(iterable, total)` wraps the file loop."""
+    from .discovery import discover
+    takes = discover(inputs, options.subject or None)
+    mapping = options.mapping_dict()
+    builder = DatasetBuilder(options)
+    wrap = progress or (lambda it, total: it)
+    if workers and workers > 1 and len(takes) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(load_take_safe, takes, [options] * len(takes), [mapping] * len(takes),
+                               chunksize=max(1, len(takes) // (workers * 8)))
+            for item in wrap(results, len(takes)):
+                builder.add(item)
+    else:
+        for take in wrap(takes, len(takes)):
+            builder.add(load_take_safe(take, options, mapping))
+    return builder.finish()

@@ -1,0 +1,75 @@
+"""Forward kinematics of a BVH skeleton, vectorised over frames, and resampling to another frame rate.
+
+World frame: the one Blender's BVH importer gives with axis_forward='-Z', axis_up='Y': a BVH (Y-up) point
+(x, y, z) lands at (x, -z, y) * scale, Z up.
+"""
+import numpy as np
+
+from .rotations import euler_to_matrix, matrix_to_quaternion, quaternion_to_matrix, slerp
+
+# BVH (Y-up) -> Blender world (Z-up): (x, y, z) -> (x, -z, y)
+BVH_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def local_transforms(bvh):
+    """Per-frame local rotations (F, N, 3, 3) and translations (F, N, 3) of every point, in BVH units.
+
+    A joint with position channels is translated by them (missing axes read as 0, as Blender's importer
+    does); otherwise by its OFFSET. End Sites carry their OFFSET and no rotation.
+    """
+    frames = bvh.motion.shape[0]
+    count = len(bvh.joints)
+    rot = np.broadcast_to(np.eye(3), (frames, count, 3, 3)).copy()
+    trans = np.empty((frames, count, 3))
+    for j, joint in enumerate(bvh.joints):
+        chans = joint.channels
+        start = joint.channel_start
+        pos_idx = [start + k for k, c in enumerate(chans) if c.endswith("position")]
+        if pos_idx:
+            t = np.zeros((frames, 3))
+            for k, c in enumerate(chans):
+                if c.endswith("position"):
+                    t[:, "xyz".index(c[0])] = bvh.motion[:, start + k]
+            trans[:, j] = t
+        else:
+            trans[:, j] = joint.offset
+        rot_chans = [(k, c[0]) for k, c in enumerate(chans) if c.endswith("rotation")]
+        if rot_chans:
+            cols = [start + k for k, _ in rot_chans]
+            order = "".join(a for _, a in rot_chans)
+            rot[:, j] = euler_to_matrix(bvh.motion[:, cols], order)
+    return rot, trans
+
+
+def forward_kinematics(parents, local_rot, local_trans):
+    """Global rotations (F, N, 3, 3) and positions (F, N, 3); `parents` lists parents before children."""
+    glob_rot = np.empty_like(local_rot)
+    glob_pos = np.empty_like(local_trans)
+    for j, p in enumerate(parents):
+        if p < 0:
+            glob_rot[:, j] = local_rot[:, j]
+            glob_pos[:, j] = local_trans[:, j]
+        else:
+            glob_rot[:, j] = glob_rot[:, p] @ local_rot[:, j]
+            glob_pos[:, j] = glob_pos[:, p] + np.einsum("fij,fj->fi", glob_rot[:, p], local_trans[:, j])
+    return glob_rot, glob_pos
+
+
+def resample(local_rot, local_trans, frame_time, fps):
+    """Resample local transforms to `fps`: rotations by slerp, translations linearly.
+
+    The new frames are at t = k / fps from the first frame up to the last; bone lengths stay constant
+    because only rotations and the position channels are interpolated.
+    """
+    frames = local_rot.shape[0]
+    duration = (frames - 1) * frame_time
+    count = int(np.floor(duration * fps + 1e-9)) + 1
+    src = np.arange(count) / fps / frame_time
+    i0 = np.minimum(np.floor(src).astype(int), frames - 1)
+    i1 = np.minimum(i0 + 1, frames - 1)
+    a = src - i0
+    q = matrix_to_quaternion(local_rot)
+    q_new = slerp(q[i0], q[i1], np.broadcast_to(a[:, None], q[i0].shape[:-1]))
+    rot = quaternion_to_matrix(q_new)
+    trans = local_trans[i0] * (1 - a)[:, None, None] + local_trans[i1] * a[:, None, None]
+    return rot, trans

@@ -1,0 +1,33 @@
+"""Projection of world points through cameras with Human3.6M's distortion model (VideoPose3D's
+`project_to_2d`), vectorised over cameras, frames and joints."""
+import numpy as np
+
+
+def world_to_camera(points, rotation, translation):
+    """Camera-frame points (..., 3): rotate (X - t) by the inverse of the camera->world rotation."""
+    return (points - translation) @ rotation
+
+
+def distort_and_project(points_cam, focal, center, radial, tangential):
+    """Pixels (..., 2) for camera-frame points (..., 3): the shared doc's model, clamp included."""
+    z = points_cam[..., 2:3]
+    xy = np.clip(points_cam[..., :2] / z, -1.0, 1.0)
+    r2 = np.sum(xy * xy, axis=-1, keepdims=True)
+    k1, k2, k3 = radial
+    p1, p2 = tangential
+    radial_term = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    tan = p1 * xy[..., 0:1] + p2 * xy[..., 1:2]
+    xy_d = xy * (radial_term + tan) + np.array([p1, p2]) * r2
+    return xy_d * np.asarray(focal, dtype=np.float64) + np.asarray(center, dtype=np.float64)
+
+
+def project(points_world, camera):
+    """Pixels (..., 2) and visibility (...) of world points (..., 3) in one Camera.
+
+    Visible means in front of the camera and inside the image [0, res_w) x [0, res_h).
+    """
+    cam = world_to_camera(points_world, camera.rotation, camera.translation)
+    px = distort_and_project(cam, camera.focal, camera.center, camera.radial, camera.tangential)
+    visible = ((cam[..., 2] > 0) & (px[..., 0] >= 0) & (px[..., 0] < camera.res_w)
+               & (px[..., 1] >= 0) & (px[..., 1] < camera.res_h))
+    return px, visible

@@ -1,0 +1,249 @@
+"""Camera rigs around a subject: Human3.6M-like, rings, domes, random, or a JSON file; fitted to the motion.
+
+Placement: a camera sits at `distance` metres from the target (the centre of the subject's motion) at an
+azimuth measured from the subject's front (world -Y, where a BVH's +Z faces) counter-clockwise seen from
+above, and an elevation angle. Fitting moves each camera back along its line of sight until every joint
+of every frame is inside its image with `margin` pixels to spare (it never moves a camera closer).
+"""
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cameras import Camera, look_at_rotation
+from .errors import HPD3DError
+from .projection import project
+
+# Human3.6M's four cameras: intrinsics in pixels, distortion, azimuth (VideoPose3D's metadata).
+H36M_CAMERAS = [
+    dict(id="54138969", focal=(1145.05, 1143.78), center=(512.54, 515.45), azimuth=70,
+         radial=(-0.20709891, 0.24777518, -0.00307515), tangential=(-0.00097570, -0.00142447)),
+    dict(id="55011271", focal=(1149.68, 1147.59), center=(508.85, 508.06), azimuth=-70,
+         radial=(-0.19421363, 0.24040854, 0.00681998), tangential=(-0.00161903, -0.00274089)),
+    dict(id="58860488", focal=(1149.14, 1148.80), center=(519.82, 501.40), azimuth=110,
+         radial=(-0.20833819, 0.25548801, -0.00246050), tangential=(0.00148439, -0.00076000)),
+    dict(id="60457274", focal=(1145.51, 1144.77), center=(514.97, 501.88), azimuth=-110,
+         radial=(-0.19838409, 0.21832368, -0.00894781), tangential=(-0.00058721, -0.00181336)),
+]
+DEFAULT_DOME = ((8, 0.0), (8, 30.0), (8, 60.0))
+
+
+class RigError(HPD3DError):
+    """A rig specification that cannot be built."""
+
+
+@dataclass
+class RigSettings:
+    """What the user asks for. `kind`: h36m, ring, dome, random or json."""
+    kind: str = "h36m"
+    count: int = 4
+    rings: tuple = DEFAULT_DOME
+    distance: float = 5.0
+    height: float = 1.6
+    focal: float = 1145.0
+    res_w: int = 1000
+    res_h: int = 1000
+    fit: bool = True
+    margin: float = 20.0
+    seed: int = 0
+    distortion: str = "none"
+    json_path: str = ""
+    json_cameras: list = field(default_factory=list)
+
+    def describe(self):
+        if self.kind == "ring" or self.kind == "random":
+            return f"{self.kind}:{self.count}"
+        if self.kind == "dome":
+            return "dome:" + ",".join(f"{n}@{e:g}" for n, e in self.rings)
+        if self.kind == "json":
+            return self.json_path
+        return self.kind
+
+
+def parse_rig(spec, **overrides):
+    """RigSettings from a --rig string: h36m, ring:N, dome[:N@ELEV,...], random:N or a .json path."""
+    s = spec.strip()
+    settings = RigSettings(**overrides)
+    kind, _, arg = s.partition(":")
+    kind = kind.lower()
+    try:
+        if kind == "h36m" and not arg:
+            settings.kind, settings.count = "h36m", 4
+        elif kind in ("ring", "random"):
+            settings.kind, settings.count = kind, int(arg or 8)
+            if settings.count < 1:
+                raise ValueError
+        elif kind == "dome":
+            settings.kind = "dome"
+            if arg:
+                rings = []
+                for part in arg.split(","):
+                    n, _, elev = part.partition("@")
+                    rings.append((int(n), float(elev or 0)))
+                if any(n < 1 for n, _ in rings):
+                    raise ValueError
+                settings.rings = tuple(rings)
+            settings.count = sum(n for n, _ in settings.rings)
+        elif s.lower().endswith(".json"):
+            settings.kind, settings.json_path = "json", s
+            settings.json_cameras = _read_rig_json(s)
+            settings.count = len(settings.json_cameras)
+        else:
+            raise ValueError
+    except ValueError:
+        raise RigError(f"invalid --rig '{spec}': use h36m, ring:N, dome:N@ELEV,N@ELEV..., random:N or FILE.json") from None
+    return settings
+
+
+def _read_rig_json(path):
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RigError(f"{path}: cannot read rig file ({exc})") from None
+    cams = data.get("cameras") if isinstance(data, dict) else data
+    if not isinstance(cams, list) or not cams:
+        raise RigError(f"{path}: a rig file holds {{\"cameras\": [...]}} with at least one camera")
+    for i, c in enumerate(cams):
+        if not isinstance(c, dict) or not (("orientation" in c and "translation" in c) or "azimuth" in c):
+            raise RigError(f"{path}: camera {i} needs orientation+translation, or azimuth (+elevation, distance)")
+    return cams
+
+
+def _distortion(settings, index):
+    d = settings.distortion
+    if d in ("", "none"):
+        return np.zeros(3), np.zeros(2)
+    if d == "h36m":
+        c = H36M_CAMERAS[index % 4]
+        return np.array(c["radial"]), np.array(c["tangential"])
+    try:
+        vals = [float(v) for v in d.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != 5:
+        raise RigError(f"invalid --distortion '{d}': use none, h36m or k1,k2,k3,p1,p2")
+    return np.array(vals[:3]), np.array(vals[3:])
+
+
+def motion_target(points):
+    """Centre of the axis-aligned box around all points (any leading shape, last axis 3)."""
+    flat = points.reshape(-1, 3)
+    return (flat.min(axis=0) + flat.max(axis=0)) / 2
+
+
+def _placed(cid, target, azimuth, elevation, distance, roll, focal, center, res, radial, tangential):
+    az, el = np.radians(azimuth), np.radians(elevation)
+    direction = np.array([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)])
+    position = target + distance * direction
+    return Camera(id=str(cid), res_w=int(res[0]), res_h=int(res[1]), focal=np.asarray(focal, float),
+                  center=np.asarray(center, float), rotation=look_at_rotation(position, target, roll),
+                  translation=position, radial=radial, tangential=tangential, azimuth=float(azimuth))
+
+
+def _elevation_for_height(settings, target):
+    """Elevation (degrees) that puts a camera at `settings.height` metres at `settings.distance`."""
+    dz = np.clip((settings.height - target[2]) / settings.distance, -1, 1)
+    return float(np.degrees(np.arcsin(dz)))
+
+
+def build_rig(settings, points, subject=""):
+    """Cameras for one subject whose motion is `points` (..., 3) in world metres."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    target = motion_target(points)
+    res = (settings.res_w, settings.res_h)
+    mid = (settings.res_w / 2, settings.res_h / 2)
+    cams = []
+    if settings.kind == "h36m":
+        el = _elevation_for_height(settings, target)
+        for i, c in enumerate(H36M_CAMERAS):
+            radial, tangential = _distortion(settings, i)
+            cams.append(_placed(c["id"], target, c["azimuth"], el, settings.distance, 0.0, c["focal"],
+                                c["center"], (1000, 1000), radial, tangential))
+    elif settings.kind in ("ring", "dome"):
+        rings = ((settings.count, None),) if settings.kind == "ring" else settings.rings
+        k = 0
+        for n, elev in rings:
+            el = _elevation_for_height(settings, target) if elev is None else elev
+            for i in range(n):
+                radial, tangential = _distortion(settings, k)
+                cams.append(_placed(f"cam{k:02d}", target, 360.0 * i / n, el, settings.distance, 0.0,
+                                    (settings.focal, settings.focal), mid, res, radial, tangential))
+                k += 1
+    elif settings.kind == "random":
+        rng = np.random.default_rng([settings.seed, zlib.crc32(subject.encode("utf-8"))])
+        for k in range(settings.count):
+            az = rng.uniform(0, 360)
+            el = rng.uniform(-5, 35)
+            dist = settings.distance * rng.uniform(0.8, 1.4)
+            f = settings.focal * rng.uniform(0.8, 1.25)
+            roll = rng.uniform(-5, 5)
+            radial, tangential = _distortion(settings, k)
+            cams.append(_placed(f"cam{k:02d}", target, az, el, dist, roll, (f, f), mid, res, radial, tangential))
+    elif settings.kind == "json":
+        for k, c in enumerate(settings.json_cameras):
+            cams.append(_json_camera(c, k, target, settings))
+    else:
+        raise RigError(f"unknown rig kind '{settings.kind}'")
+    if settings.fit:
+        cams = [fit_camera(c, points, target, settings.margin) if _movable(settings, k) else c
+                for k, c in enumerate(cams)]
+    return cams
+
+
+def _movable(settings, k):
+    return settings.kind != "json" or "orientation" not in settings.json_cameras[k]
+
+
+def _json_camera(c, k, target, settings):
+    res = (int(c.get("res_w", settings.res_w)), int(c.get("res_h", settings.res_h)))
+    focal = c.get("focal_length", settings.focal)
+    focal = np.array([focal, focal] if np.isscalar(focal) else focal, dtype=float)
+    center = np.array(c.get("center", (res[0] / 2, res[1] / 2)), dtype=float)
+    radial = np.array(c.get("radial_distortion", (0, 0, 0)), dtype=float)
+    tangential = np.array(c.get("tangential_distortion", (0, 0)), dtype=float)
+    cid = c.get("id", f"cam{k:02d}")
+    if "orientation" in c:
+        from .rotations import quaternion_to_matrix
+        return Camera(id=str(cid), res_w=res[0], res_h=res[1], focal=focal, center=center,
+                      rotation=quaternion_to_matrix(np.array(c["orientation"], float)),
+                      translation=np.array(c["translation"], float) / 1000.0, radial=radial,
+                      tangential=tangential, azimuth=float(c.get("azimuth", 0.0)))
+    return _placed(cid, target, float(c["azimuth"]), float(c.get("elevation", 0.0)),
+                   float(c.get("distance", settings.distance)), float(c.get("roll", 0.0)), focal, center, res,
+                   radial, tangential)
+
+
+def fit_camera(camera, points, target, margin):
+    """Move `camera` back along its line of sight until all points project inside its image with margin."""
+    forward = camera.rotation[:, 2]
+    base = camera.translation
+    local = (points - target) @ camera.rotation          # camera-axis coordinates relative to the target
+    d0 = float(np.dot(target - base, forward))             # current distance to the target along the axis
+    fx, fy = camera.focal
+    cx, cy = camera.center
+    lo_x, hi_x = (margin - cx) / fx, (camera.res_w - margin - cx) / fx
+    lo_y, hi_y = (margin - cy) / fy, (camera.res_h - margin - cy) / fy
+    if min(hi_x, -lo_x, hi_y, -lo_y) <= 0:
+        raise RigError(f"camera {camera.id}: margin {margin:g} px leaves no room in a {camera.res_w}x{camera.res_h} image")
+    a, b, c = local[:, 0], local[:, 1], local[:, 2]
+    # Pinhole bound: a / (c + d) within [lo, hi] for every point, with depth c + d > 0.
+    need = np.concatenate([a / hi_x - c, a / lo_x - c, b / hi_y - c, b / lo_y - c, 0.05 - c])
+    d = max(d0, float(need.max()))
+    cam = camera
+    for _ in range(60):  # distortion is not in the bound: check with the full model, step back if needed
+        cam = _with_translation(camera, target - d * forward)
+        px, _ = project(points, cam)
+        inside = ((px[:, 0] >= margin) & (px[:, 0] <= cam.res_w - margin)
+                  & (px[:, 1] >= margin) & (px[:, 1] <= cam.res_h - margin))
+        if inside.all():
+            break
+        d *= 1.05
+    return cam
+
+
+def _with_translation(camera, translation):
+    return Camera(id=camera.id, res_w=camera.res_w, res_h=camera.res_h, focal=camera.focal,
+                  center=camera.center, rotation=camera.rotation, translation=np.asarray(translation, float),
+                  radial=camera.radial, tangential=camera.tangential, azimuth=camera.azimuth)

@@ -1,0 +1,89 @@
+"""Atomic writing of a dataset folder: every file goes to a temporary name first, then all are renamed.
+
+An existing dataset is never touched unless `overwrite` is set, and a failure part-way leaves the
+folder as it was.
+"""
+import io
+import json
+import os
+import pprint
+from pathlib import Path
+
+import numpy as np
+
+from .errors import OutputError
+
+
+def npz_bytes(**arrays):
+    """Compressed .npz content for `arrays` (dicts are stored pickled, as VideoPose3D expects)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def literal_text(value):
+    """A Python literal that ast.literal_eval reads back."""
+    return pprint.pformat(value, indent=1, width=110, sort_dicts=False) + "\n"
+
+
+def json_text(value):
+    return json.dumps(value, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def loader_source():
+    """Path of the blender_dataset.py loader shipped with this package (inside it in the add-on zip,
+    beside it in a checkout or an installed wheel)."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "blender_dataset.py", here.parent / "blender_dataset.py"):
+        if candidate.is_file():
+            return candidate
+    raise OutputError("blender_dataset.py is missing from this installation")
+
+
+def write_files(out_dir, files, overwrite=False, protect=()):
+    """Write {file name: bytes} into out_dir atomically.
+
+    `protect` names files whose existence means a dataset is already there: refused without overwrite.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create output folder ({exc.strerror or exc})") from None
+    existing = [n for n in protect if (out / n).exists()]
+    if existing and not overwrite:
+        raise OutputError(f"{out / existing[0]}: a dataset already exists here; pass --overwrite to replace it")
+    temps = []
+    try:
+        for name, data in files.items():
+            tmp = out / f".{name}.tmp-{os.getpid()}"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            temps.append((tmp, out / name))
+        for tmp, final in temps:
+            os.replace(tmp, final)
+    except OSError as exc:
+        for tmp, _ in temps:
+            if tmp.exists():
+                tmp.unlink()
+        raise OutputError(f"{out}: cannot write dataset ({exc.strerror or exc})") from None
+    return [final for _, final in temps]
+
+
+def copy_loader_bytes():
+    return loader_source().read_bytes()
+
+
+__all__ = ["npz_bytes", "literal_text", "json_text", "write_files", "loader_source", "copy_loader_bytes"]
