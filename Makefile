@@ -1,0 +1,32 @@
+# HPD3D developer commands. `make demo` and `make test` work on a fresh machine with python3 (3.11 for
+# the bpy wheel) and pip: they create .venv and install what they need (bpy from PyPI included).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BPY_VERSION ?= 5.0.1
+DEMO_OUT ?= demo_output
+
+.PHONY: test demo addon bench clean venv
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,preview]" "bpy==$(BPY_VERSION)"
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q tests
+
+demo: $(VENV)/.installed
+	$(PY) -m hpd3d_addon generate hpd3d_addon/samples --out $(DEMO_OUT) --overwrite --preview
+	$(PY) -m hpd3d_addon check $(DEMO_OUT)
+
+addon: $(VENV)/.installed
+	$(PY) tools/build_addon.py
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV) dist $(DEMO_OUT) .pytest_cache
