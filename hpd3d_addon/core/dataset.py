@@ -91,6 +91,10 @@ class Result:
             f"reprojection check: max {self.check['max_error_px']:.2e} px, mean {self.check['mean_error_px']:.2e} px"
             f" -> {'PASS' if self.check['passed'] else 'FAIL'}",
         ]
+        rates = sorted({round(t.fps, 3) for t in self.takes})
+        if len(rates) > 1:
+            lines.append(f"note: actions have different frame rates ({', '.join(f'{r:g}' for r in rates)} fps); "
+                         "metadata fps is the most common one; use --fps to resample all to one rate")
         if self.failures:
             lines.append(f"{len(self.failures)} file(s) skipped:")
             lines += [f"  {f.error}" for f in self.failures]
