@@ -32,24 +32,48 @@ H36M17 = Layout(
 LAYOUT_CHOICES = ("h36m17", "source")
 
 
+_SIDE_SWAPS = (("Left", "Right"), ("left", "right"), ("LEFT", "RIGHT"))
+_SUFFIX_SWAPS = (("_L", "_R"), ("_l", "_r"), (".L", ".R"), (".l", ".r"))
+_PREFIX_SWAPS = (("L_", "R_"), ("l_", "r_"))
+
+
+def _mirror(name):
+    """(side, mirrored name) for a left/right name such as LeftArm, Hand_L, l_hip or LHipJoint, else ('', '')."""
+    if name.endswith("_End") and len(name) > 4:  # an End Site mirrors with its joint
+        side, other = _mirror(name[:-4])
+        return (side, other + "_End") if side else ("", "")
+    prefix, _, base = name.rpartition(":")
+    prefix = prefix + ":" if prefix else ""
+    for left, right in _SIDE_SWAPS:
+        if left in base:
+            return "L", prefix + base.replace(left, right, 1)
+        if right in base:
+            return "R", prefix + base.replace(right, left, 1)
+    for left, right in _SUFFIX_SWAPS:
+        if base.endswith(left):
+            return "L", prefix + base[: -len(left)] + right
+        if base.endswith(right):
+            return "R", prefix + base[: -len(right)] + left
+    for left, right in _PREFIX_SWAPS:
+        if base.startswith(left):
+            return "L", prefix + right + base[len(left):]
+        if base.startswith(right):
+            return "R", prefix + left + base[len(right):]
+    if len(base) > 1 and base[0] in "LR" and base[1].isupper():  # CMU's LHipJoint, RFingers
+        return base[0], prefix + ("R" if base[0] == "L" else "L") + base[1:]
+    return "", ""
+
+
 def source_layout(names, parents):
-    """A layout that keeps the input skeleton's points; left/right found from common name patterns."""
-    from .skeleton_presets import normalise_name
+    """A layout that keeps the input skeleton's points; left/right pairs found from their names.
 
-    def side(name):
-        n = normalise_name(name)
-        if n.startswith(("left", "l_")) or n.endswith(("_l", ".l", "left")) or (n[:1] == "l" and n[1:2].isupper()):
-            return "L"
-        if n.startswith(("right", "r_")) or n.endswith(("_r", ".r", "right")) or (n[:1] == "r" and n[1:2].isupper()):
-            return "R"
-        raw = name.split(":")[-1]
-        if raw[:1] == "L" and raw[1:2].isupper():
-            return "L"
-        if raw[:1] == "R" and raw[1:2].isupper():
-            return "R"
-        return ""
-
-    sides = [side(n) for n in names]
-    left = tuple(i for i, s in enumerate(sides) if s == "L")
-    right = tuple(i for i, s in enumerate(sides) if s == "R")
-    return Layout("source", tuple(names), tuple(parents), left, right)
+    joints_left[i] and joints_right[i] mirror each other, as VideoPose3D's flip augmentation expects.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    left, right = [], []
+    for i, n in enumerate(names):
+        side, other = _mirror(n)
+        if side == "L" and other in index:
+            left.append(i)
+            right.append(index[other])
+    return Layout("source", tuple(names), tuple(parents), tuple(left), tuple(right))
