@@ -157,8 +157,11 @@ def check_folder(folder, name=None):
                 report.problems.append(f"{subject}/{action}: {len(views)} 2D views for {len(cameras[subject])} cameras")
             for i, v in enumerate(views):
                 v = np.asarray(v)
-                if v.shape != p.shape[:2] + (2,):
+                if v.ndim != 3 or v.shape[1:] != (p.shape[1], 2) or len(v) < len(p):
                     report.problems.append(f"{subject}/{action} camera {i}: 2D shape {v.shape}, 3D has {p.shape[:2]}")
+                elif len(v) > len(p):  # run.py accepts this and trims the 2D
+                    report.facts.setdefault("notes", []).append(f"{subject}/{action} camera {i}: 2D has "
+                                                                f"{len(v) - len(p)} more frames than 3D")
     report.facts.update({
         "subjects": len(pos3), "actions": sum(len(a) for a in pos3.values()), "frames": frames,
         "cameras per subject": sorted({len(c) for c in cameras.values()}), "joints": n_joints,
