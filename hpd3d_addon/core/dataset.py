@@ -217,7 +217,8 @@ class DatasetBuilder:
             "reprojection_check": check,
         }
         files = {
-            f"data_3d_{name}.npz": npz_bytes(positions_3d=positions_3d, cameras=camera_blob, metadata=metadata),
+            f"data_3d_{name}.npz": npz_bytes(positions_3d=positions_3d, cameras=camera_blob,
+                                              metadata={k: v for k, v in metadata.items() if k != "visibility"}),
             f"data_2d_{name}_gt.npz": npz_bytes(positions_2d=positions_2d, metadata=metadata,
                                                  visibility=visibility),
             "camera_intrinsics.txt": literal_text(intrinsics).encode(),
