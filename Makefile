@@ -19,7 +19,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q tests
 
 demo: $(VENV)/.installed
-	$(PY) -m hpd3d_addon generate hpd3d_addon/samples --out $(DEMO_OUT) --overwrite --preview
+	$(PY) -m hpd3d_addon generate hpd3d_addon/samples --subject S1 --out $(DEMO_OUT) --overwrite --preview
 	$(PY) -m hpd3d_addon check $(DEMO_OUT)
 
 addon: $(VENV)/.installed
