@@ -51,9 +51,14 @@ def read_bvh(path):
         _fail(path, f"cannot read file ({exc.strerror or exc})")
     if not raw.strip():
         _fail(path, "file is empty")
-    if b"\x00" in raw[:65536]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark (some Windows exporters)
+        text = raw.decode("utf-16", errors="replace")
+    elif b"\x00" in raw[:65536]:
         _fail(path, "binary data, not a BVH text file")
-    text = raw.decode("utf-8", errors="replace")
+    else:
+        text = raw.decode("utf-8-sig", errors="replace")  # -sig: a UTF-8 byte-order mark is not part of 'HIERARCHY'
+    if not text.strip():
+        _fail(path, "file is empty")
     return parse_bvh(text, path)
 
 
@@ -61,6 +66,7 @@ def parse_bvh(text, path="<string>"):
     """Parse BVH text; `path` is only used in error messages."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     joints = []
+    current = None      # joint whose block we are directly in (None after a child's '}')
     stack = []          # indices of open joints; -1 marks an open End Site
     pending = None      # joint whose '{' we expect next
     n_channels = 0
@@ -120,6 +126,8 @@ def parse_bvh(text, path="<string>"):
         elif key == "OFFSET":
             if pending is not None or not stack:
                 _fail(path, "OFFSET outside of a joint block", i + 1)
+            if current is None:
+                _fail(path, "OFFSET after a child joint: it must come first in its joint's block", i + 1)
             target = current
             if len(tok) != 4:
                 _fail(path, f"OFFSET needs 3 numbers, got {len(tok) - 1}", i + 1)
@@ -133,6 +141,8 @@ def parse_bvh(text, path="<string>"):
         elif key == "CHANNELS":
             if not stack or stack[-1] == -1:
                 _fail(path, "CHANNELS outside of a joint block", i + 1)
+            if current is None:
+                _fail(path, "CHANNELS after a child joint: they must come first in their joint's block", i + 1)
             target = stack[-1]
             try:
                 count = int(tok[1])
@@ -205,8 +215,11 @@ def parse_bvh(text, path="<string>"):
             values = np.fromstring(body, dtype=np.float64, sep=" ")  # C-speed text parsing
     except (DeprecationWarning, ValueError):
         _locate_value_error(path, lines, first)
-    if values.size != frames * n_channels:
-        _locate_row_error(path, lines, first, frames, n_channels)
+    # Per-line value counts (a C-level split per line, not per float): a short row followed by a long
+    # one leaves the total right but misaligns every channel after it.
+    counts = [len(lines[k].split()) for k in range(first, n)]
+    if values.size != frames * n_channels or any(c != n_channels for c in counts if c):
+        _locate_row_error(path, lines, first, frames, n_channels, header[0] + 1)
     motion = values.reshape(frames, n_channels)
     bad = ~np.isfinite(motion)
     if bad.any():
@@ -226,12 +239,12 @@ def _row_line(lines, first, row):
     return len(lines)
 
 
-def _locate_row_error(path, lines, first, frames, n_channels):
+def _locate_row_error(path, lines, first, frames, n_channels, frames_line):
     rows = [(k, len(lines[k].split())) for k in range(first, len(lines)) if lines[k].strip()]
     for k, count in rows:
         if count != n_channels:
             _fail(path, f"motion row has {count} values, expected {n_channels}", k + 1)
-    _fail(path, f"'Frames: {frames}' but the file has {len(rows)} motion rows", first)
+    _fail(path, f"'Frames: {frames}' but the file has {len(rows)} motion rows", frames_line)
 
 
 def _locate_value_error(path, lines, first):
