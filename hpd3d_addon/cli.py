@@ -79,7 +79,8 @@ def _progress(quiet):
         from tqdm import tqdm
     except ImportError:
         return None
-    return lambda it, total: tqdm(it, total=total, unit="file", desc="reading", file=sys.stderr)
+    # disable=None: no bar when stderr is not a terminal (pipes, logs, CI), so an error stays the one line there
+    return lambda it, total: tqdm(it, total=total, unit="file", desc="reading", file=sys.stderr, disable=None)
 
 
 def options_from_args(a):
