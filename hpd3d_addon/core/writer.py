@@ -67,11 +67,11 @@ def write_files(out_dir, files, overwrite=False, protect=()):
     try:
         for name, data in files.items():
             tmp = out / f".{name}.tmp-{os.getpid()}"
+            temps.append((tmp, out / name))  # before writing: a write that fails part-way is cleaned up too
             with open(tmp, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            temps.append((tmp, out / name))
         for tmp, final in temps:
             os.replace(tmp, final)
     except OSError as exc:
