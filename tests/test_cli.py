@@ -247,3 +247,16 @@ def test_failure_creating_a_new_folder_leaves_nothing(tmp_path):
     out = tmp_path / "new"
     one_line_error(run_cli("generate", bvh, "--out", out, preexec_fn=_file_size_limit(4096)))
     assert not (out.exists() and list(out.iterdir())), list(out.iterdir())  # no partial dataset, no temp files
+
+
+def test_overwrite_without_preview_removes_the_old_preview(tmp_path):
+    """The replaced dataset must not keep a contact sheet of the old one."""
+    bvh = copy_family("lafan1_walk1", tmp_path / "S1", "walk")
+    out = tmp_path / "out"
+    assert run_cli("generate", bvh, "--out", out, "--preview").returncode == 0
+    assert (out / "preview_blender.png").is_file()
+    r = run_cli("generate", bvh, "--out", out, "--rig", "ring:2", "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert not (out / "preview_blender.png").exists()
+    assert (out / "data_3d_blender.npz").is_file()
+    _no_temporary_files(out)

@@ -50,10 +50,12 @@ def loader_source():
     raise OutputError("blender_dataset.py is missing from this installation")
 
 
-def write_files(out_dir, files, overwrite=False, protect=()):
+def write_files(out_dir, files, overwrite=False, protect=(), stale=()):
     """Write {file name: bytes} into out_dir atomically.
 
     `protect` names files whose existence means a dataset is already there: refused without overwrite.
+    `stale` names files of the same dataset that this write does not produce (an old preview): removed once
+    the new files are in place, so a replaced dataset does not keep a picture of the old one.
     """
     out = Path(out_dir)
     try:
@@ -79,6 +81,9 @@ def write_files(out_dir, files, overwrite=False, protect=()):
             if tmp.exists():
                 tmp.unlink()
         raise OutputError(f"{out}: cannot write dataset ({exc.strerror or exc})") from None
+    for name in stale:
+        if name not in files and (out / name).is_file():
+            (out / name).unlink()
     return [final for _, final in temps]
 
 
