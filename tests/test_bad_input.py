@@ -247,6 +247,8 @@ def test_strict_stops_at_first_bad_file_and_writes_nothing(tmp_path):
     r = run_cli("generate", folder, "--out", out, "--strict")
     line = _assert_one_line_error(r, folder)
     assert "--strict" in line
+    # Files are taken in subject/action order: dog.bvh is the first bad one, and the run stops there
+    assert str(folder / "dog.bvh") in line and not any(str(p) in line for n, (p, _) in bad.items() if n != "dog")
     assert not out.exists()
     # An existing dataset in the output folder is left exactly as it was, even with --overwrite.
     r = run_cli("generate", *(folder / f"{g}.bvh" for g in good), "--out", out)
@@ -261,7 +263,7 @@ def test_strict_with_workers_also_writes_nothing(tmp_path):
     folder, _, _ = _batch(tmp_path)
     out = tmp_path / "out"
     r = run_cli("generate", folder, "--out", out, "--strict", "--workers", "2")
-    _assert_one_line_error(r, folder)
+    assert str(folder / "dog.bvh") in _assert_one_line_error(r, folder)
     assert not out.exists()
 
 
