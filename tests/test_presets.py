@@ -329,3 +329,17 @@ def test_cli_reports_unit_and_height_per_file(tmp_path):
         assert info["height_m"] == pytest.approx(mf.rest_extent_m(fam), rel=0.05)
         line = next(x for x in r.stdout.splitlines() if x.startswith(f"mixed/{fam.stem}:"))
         assert f"({fam.unit})" in line and f"preset {fam.preset}" in line and f"height {info['height_m']:.2f} m" in line
+
+
+def test_load_mapping_file_forms_and_errors(tmp_path):
+    plain = load_mapping_file(_write_json(tmp_path / "plain.json", {"Hip": "Pelvis"}))
+    assert plain == {"Hip": "Pelvis"}
+    extended = load_mapping_file(_write_json(tmp_path / "ext.json", {"extends": "cmu", "joints": {"Hip": "Root"}}))
+    assert extended == dict(PRESETS["cmu"].joints, Hip="Root")
+    for name, content in (("unknown_base.json", json.dumps({"extends": "nope", "joints": {}})),
+                          ("not_json.json", "{Hip: Pelvis"), ("a_list.json", "[1, 2]")):
+        path = tmp_path / name
+        path.write_text(content)
+        with pytest.raises(MappingError) as info:
+            load_mapping_file(path)
+        assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)

@@ -82,7 +82,6 @@ class Family:
     rot_order: str = "ZXY"
     prefix: str = ""
     six_channels_everywhere: bool = False
-    root_is_floor: bool = False   # a joint_Root on the floor carries the root motion (Bandai)
     crlf_tabs_sci: bool = False
     lower_case: bool = False
     # Human3.6M joint -> landmark (side from the joint name) its value must equal on the rest frame;
@@ -120,7 +119,7 @@ def _h36m(head="head_top", neck_nose="head", hip="pelvis"):
     return {"Hip": hip, "Thorax": "neck", "Neck/Nose": neck_nose, "Head": head, **LIMB_H36M}
 
 
-def _legs(up, low, foot, toe, toe_end=True):
+def _legs(up, low, foot, toe):
     return N(f"{{Side}}{up}", "hip", N(f"{{Side}}{low}", "knee", N(f"{{Side}}{foot}", "ankle",
              *([N(f"{{Side}}{toe}", "toe", end="toe_end")] if toe else []),
              end=None if toe else "toe")))
@@ -205,7 +204,7 @@ FAMILIES = [
               _arm("Shoulder_{S}", "UpperArm_{S}", "LowerArm_{S}", "Hand_{S}", end="zero")]),
           _chain(("UpperLeg_{S}", "hip"), ("LowerLeg_{S}", "knee"), ("Foot_{S}", "ankle"),
                  children=[N("Toes_{S}", "toe", end="zero")]))),
-        rot_order="ZXY", six_channels_everywhere=True, root_is_floor=True,
+        rot_order="ZXY", six_channels_everywhere=True,
         h36m=_h36m(head=None, neck_nose="bandai_head")),
     # Tabs, CRLF line ends, scientific notation, namespaced lower-case names, metres (LaFAN1 naming).
     Family("crlf_namespaced_metres", "lafan1", "m", N(
