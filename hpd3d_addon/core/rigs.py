@@ -201,8 +201,9 @@ def _json_camera(c, k, target, settings):
     focal = c.get("focal_length", settings.focal)
     focal = np.array([focal, focal] if np.isscalar(focal) else focal, dtype=float)
     center = np.array(c.get("center", (res[0] / 2, res[1] / 2)), dtype=float)
-    radial = np.array(c.get("radial_distortion", (0, 0, 0)), dtype=float)
-    tangential = np.array(c.get("tangential_distortion", (0, 0)), dtype=float)
+    default_radial, default_tangential = _distortion(settings, k)  # --distortion, unless the file says
+    radial = np.array(c.get("radial_distortion", default_radial), dtype=float)
+    tangential = np.array(c.get("tangential_distortion", default_tangential), dtype=float)
     cid = c.get("id", f"cam{k:02d}")
     if "orientation" in c:
         from .rotations import quaternion_to_matrix
