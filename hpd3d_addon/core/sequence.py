@@ -50,11 +50,13 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
     bvh = read_bvh(path)
     parents = [j.parent for j in bvh.joints]
     local_rot, local_trans = local_transforms(bvh)
+    source_fps = round(1.0 / bvh.frame_time, 3)  # 'Frame Time: 0.0333333' means 30 fps
     if fps is not None:
-        local_rot, local_trans = resample(local_rot, local_trans, bvh.frame_time, float(fps))
+        # Resample on the same 30 fps clock, or the take comes out 1e-6 short and loses its last frame.
+        local_rot, local_trans = resample(local_rot, local_trans, 1.0 / source_fps, float(fps))
         out_fps = float(fps)
     else:
-        out_fps = round(1.0 / bvh.frame_time, 3)  # 'Frame Time: 0.0333333' means 30 fps
+        out_fps = source_fps
     glob_rot, glob_pos = forward_kinematics(parents, local_rot, local_trans)
     extent = standing_extent(glob_pos[..., 1])  # BVH is Y-up
     if scale == "auto":
