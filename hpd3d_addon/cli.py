@@ -95,7 +95,23 @@ def options_from_args(a):
                            strict=a.strict, overwrite=a.overwrite, preview=a.preview)
 
 
+def _attach_negative_values(argv, options=("--distortion",)):
+    """`--distortion -0.2,0.1,0,0,0` -> `--distortion=-0.2,...`: argparse takes a value starting with '-'
+    (not a plain number) for an option and fails with 'expected one argument'; k1 is usually negative."""
+    out = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in options and i + 1 < len(argv) and argv[i + 1][:2].lstrip("-")[:1] in tuple("0123456789."):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None):
+    argv = _attach_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
         if args.command == "presets":

@@ -142,8 +142,8 @@ RIGS = {
 DISTORTIONS = {
     "none": [],
     "h36m": ["--distortion", "h36m"],
-    # "=" form: a value starting with "-" would read as an option to argparse
-    "explicit": ["--distortion=" + ",".join(map(str, EXPLICIT_DISTORTION))],
+    # As the README writes it: a separate value, here starting with "-" (k1 < 0, barrel distortion).
+    "explicit": ["--distortion", ",".join(map(str, EXPLICIT_DISTORTION))],
 }
 
 
