@@ -201,6 +201,16 @@ def test_existing_dataset_not_overwritten_without_flag(dataset):
     _no_temporary_files(out)
 
 
+def test_second_name_in_a_dataset_folder_is_refused(dataset):
+    """camera_*.txt and manifest.json are shared by a folder: another --name must not clobber them."""
+    bvh, out = dataset
+    before = snapshot(out)
+    r = run_cli("generate", bvh, "--out", out, "--name", "other", "--rig", "ring:3")
+    assert "--overwrite" in one_line_error(r)
+    assert snapshot(out) == before
+    _no_temporary_files(out)
+
+
 def test_overwrite_replaces_the_dataset(dataset):
     bvh, out = dataset
     before = snapshot(out)

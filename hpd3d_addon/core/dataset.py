@@ -230,7 +230,7 @@ class DatasetBuilder:
             from .preview import contact_sheet_png
             files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, first.parents, first.joints_left, first.joints_right)
         written = write_files(opts.out, files, overwrite=opts.overwrite,
-                              protect=(f"data_3d_{name}.npz", f"data_2d_{name}_gt.npz"),
+                              protect=("data_3d_*.npz", "data_2d_*.npz"),
                               stale=(f"preview_{name}.png",))
         return Result(Path(opts.out), written, self.takes, self.failures, cameras, check,
                       time.perf_counter() - self.started)

@@ -53,7 +53,8 @@ def loader_source():
 def write_files(out_dir, files, overwrite=False, protect=(), stale=()):
     """Write {file name: bytes} into out_dir atomically.
 
-    `protect` names files whose existence means a dataset is already there: refused without overwrite.
+    `protect` holds glob patterns of files whose existence means a dataset is already there: refused
+    without overwrite (the camera files and manifest are shared by every dataset in a folder).
     `stale` names files of the same dataset that this write does not produce (an old preview): removed once
     the new files are in place, so a replaced dataset does not keep a picture of the old one.
     """
@@ -62,9 +63,10 @@ def write_files(out_dir, files, overwrite=False, protect=(), stale=()):
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out}: cannot create output folder ({exc.strerror or exc})") from None
-    existing = [n for n in protect if (out / n).exists()]
+    existing = sorted(p for pattern in protect for p in out.glob(pattern))
     if existing and not overwrite:
-        raise OutputError(f"{out / existing[0]}: a dataset already exists here; pass --overwrite to replace it")
+        raise OutputError(f"{existing[0]}: a dataset already exists here; pass --overwrite to replace it "
+                          "or choose another --out")
     temps = []
     try:
         for name, data in files.items():
