@@ -62,10 +62,10 @@ def wave(phase, shift=0.0):
 # Sagittal joint angles (degrees) of one leg at gait phases 0, 0.1, ..., 0.9 (0 = heel strike, toe-off
 # near 0.62), shaped after textbook normal-gait curves: hip flexion, knee flexion, ankle dorsiflexion
 # and toe (MTP) extension. Interpolated by a periodic Catmull-Rom spline.
-HIP = (30, 25, 15, 5, -5, -10, -2, 15, 28, 32)
-KNEE = (5, 18, 12, 6, 5, 15, 40, 60, 45, 12)
-ANKLE = (0, -5, 3, 7, 10, 5, -15, -5, 2, 2)
-TOE = (0, 0, 0, 0, 10, 25, 30, 5, 0, 0)
+HIP = (22, 20, 12, 4, -5, -11, -5, 12, 24, 25)
+KNEE = (3, 15, 12, 6, 5, 20, 45, 63, 45, 10)
+ANKLE = (0, -5, 3, 7, 10, 3, -12, 2, 4, 2)
+TOE = (0, 0, 0, 0, 10, 25, 25, 5, 0, 0)
 
 
 def periodic_spline(keys, phase):
@@ -131,12 +131,15 @@ def motion():
     zero = np.zeros(frames)
     a = {}
     # Pelvis: twist toward the forward leg (Y), drop on the swing side (Z), a slight forward tilt (X).
-    a["Hips"] = np.stack([3.0 * wave(phase_l, 0.25), 4.0 + 1.5 * wave(step, 0.1), -5.0 * wave(phase_l)], axis=1)
+    pelvis_list = 3.0 * wave(phase_l, 0.25)
+    a["Hips"] = np.stack([pelvis_list, 4.0 + 1.5 * wave(step, 0.1), -4.0 * wave(phase_l)], axis=1)
     for side, phase, sign in (("Left", phase_l, 1.0), ("Right", phase_r, -1.0)):
         hip, knee, ankle, toe = leg_angles(phase)
         # Hip flexion swings the leg forward: a negative X rotation in this Y-up, +Z-forward skeleton
-        # (4 degrees more to undo the pelvis' forward tilt).
-        a[f"{side}UpLeg"] = np.stack([sign * (2.0 + 2.0 * wave(phase, 0.5)), -hip - 4.0, sign * -3.0 + zero], axis=1)
+        # (4 degrees more to undo the pelvis' forward tilt). Hip adduction undoes the pelvis' list and
+        # brings the stance foot under the body, which sways the pelvis a little over it.
+        adduction = -pelvis_list + sign * (1.0 + 1.2 * wave(phase, 0.3))
+        a[f"{side}UpLeg"] = np.stack([adduction, -hip - 4.0, sign * -3.0 + zero], axis=1)
         a[f"{side}Leg"] = np.stack([zero, knee, zero], axis=1)
         a[f"{side}Foot"] = np.stack([zero, -ankle, sign * 6.0 + zero], axis=1)
         a[f"{side}Toe"] = np.stack([zero, -toe, zero], axis=1)
@@ -154,8 +157,7 @@ def motion():
     a["Neck"] = np.stack([zero, -2.0 + zero, -1.5 * wave(phase_l)], axis=1)
     a["Head"] = np.stack([0.5 * wave(phase_l, 0.25), 2.0 - 0.8 * wave(step, 0.1), -1.5 * wave(phase_l)], axis=1)
 
-    # Root position: sway toward the stance leg, height from the lower foot, travel from the stance foot.
-    sway = 2.2 * wave(phase_l, 0.28)
+    # Root position: height from the lower foot; travel (and sideways sway) from the stance foot.
     _, pos, rots = fk(a, np.stack([zero, zero, zero], axis=1))
     contacts = []
     for side in ("Left", "Right"):
@@ -163,14 +165,17 @@ def motion():
         contacts.append(np.stack([heel, pos[f"{side}Toe"], pos[f"{side}Toe_End"]], axis=1))
     contacts = np.stack(contacts, axis=1)             # (F, leg, point, 3) relative to the root at the origin
     height = -contacts[..., 1].min(axis=(1, 2))       # the lowest point of either foot touches the floor
-    # Travel: the stance foot's lowest point stays put, so the root moves by what that point moves back.
-    stance = np.where((phase_l % 1.0) < 0.6, 0, 1)
-    forward = np.zeros(frames)
+    # Travel: the stance foot's lowest point stays put, so the root moves by what that point moves.
+    stance = np.argmin(contacts[..., 1].min(axis=2), axis=1)   # the leg whose foot is lower
+    ground = np.zeros((frames, 2))                    # root x, z
     for f in range(1, frames):
         leg = stance[f]
         k = int(np.argmin(contacts[f, leg, :, 1]))
-        forward[f] = forward[f - 1] + contacts[f - 1, leg, k, 2] - contacts[f, leg, k, 2]
-    root = np.stack([sway, height, forward - forward.mean()], axis=1)
+        ground[f] = ground[f - 1] + contacts[f - 1, leg, k][[0, 2]] - contacts[f, leg, k][[0, 2]]
+    # Keep the path straight: remove the slow sideways drift (under 1 mm per frame) the integration leaves.
+    ground[:, 0] -= np.polyval(np.polyfit(t, ground[:, 0], 1), t)
+    ground -= ground.mean(axis=0)
+    root = np.stack([ground[:, 0], height, ground[:, 1]], axis=1)
     return t, a, root
 
 
