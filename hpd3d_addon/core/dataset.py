@@ -19,7 +19,7 @@ from .projection import project
 from .rigs import RigSettings, build_rig
 from .sequence import sequence_from_bvh
 from .skeleton_presets import load_mapping_file, resolve
-from .writer import copy_loader_bytes, json_text, literal_text, npz_bytes, write_files
+from .writer import NpzContent, copy_loader_bytes, json_text, literal_text, write_files
 
 
 @dataclass
@@ -217,9 +217,9 @@ class DatasetBuilder:
             "reprojection_check": check,
         }
         files = {
-            f"data_3d_{name}.npz": npz_bytes(positions_3d=positions_3d, cameras=camera_blob,
+            f"data_3d_{name}.npz": NpzContent(positions_3d=positions_3d, cameras=camera_blob,
                                               metadata={k: v for k, v in metadata.items() if k != "visibility"}),
-            f"data_2d_{name}_gt.npz": npz_bytes(positions_2d=positions_2d, metadata=metadata,
+            f"data_2d_{name}_gt.npz": NpzContent(positions_2d=positions_2d, metadata=metadata,
                                                  visibility=visibility),
             "camera_intrinsics.txt": literal_text(intrinsics).encode(),
             "camera_extrinsics.txt": literal_text(extrinsics).encode(),
