@@ -10,6 +10,8 @@ def world_to_camera(points, rotation, translation):
 
 def distort_and_project(points_cam, focal, center, radial, tangential):
     """Pixels (..., 2) for camera-frame points (..., 3): the shared doc's model, clamp included."""
+    if not np.any(radial) and not np.any(tangential):
+        return _pinhole(points_cam, focal, center)
     z = points_cam[..., 2:3]
     xy = np.clip(points_cam[..., :2] / z, -1.0, 1.0)
     r2 = np.sum(xy * xy, axis=-1, keepdims=True)
@@ -19,6 +21,23 @@ def distort_and_project(points_cam, focal, center, radial, tangential):
     tan = p1 * xy[..., 0:1] + p2 * xy[..., 1:2]
     xy_d = xy * (radial_term + tan) + np.array([p1, p2]) * r2
     return xy_d * np.asarray(focal, dtype=np.float64) + np.asarray(center, dtype=np.float64)
+
+
+def _pinhole(points_cam, focal, center):
+    """distort_and_project with zero distortion, bit for bit: there the model's radial factor is exactly 1
+    and its tangential terms exactly 0, so the pixel is focal * clamp(x / z) + center. Computed per axis on
+    whole arrays (an innermost axis of length 2 makes numpy loop slowly), about 5x faster."""
+    z = points_cam[..., 2]
+    out = np.empty(points_cam.shape[:-1] + (2,))
+    for k in range(2):
+        uv = np.divide(points_cam[..., k], z)
+        np.clip(uv, -1.0, 1.0, out=uv)
+        np.multiply(uv, float(focal[k]), out=uv)
+        np.add(uv, float(center[k]), out=out[..., k])
+    nan = np.isnan(out)
+    if nan.any():  # a point on the camera plane (0/0): the general model's r2 makes both coordinates NaN
+        out[nan.any(axis=-1)] = np.nan
+    return out
 
 
 def project(points_world, camera):
