@@ -23,18 +23,25 @@ HEAD_TOP_RATIO = 0.5
 SPINE_BLEND = {"Hips": 0.5, "Neck": 0.5}
 
 
-def _limbs(hip, knee, ankle, shoulder, elbow, wrist):
-    """The 12 limb joints, given name patterns with '{side}' filled by the two side spellings."""
+TORSO = {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head", "Head": "Head_End"}
+
+
+def limbs(hip, knee, ankle, shoulder, elbow, wrist, side_style="long"):
+    """The 12 limb joints from six name patterns with '{}' for the side.
+
+    side_style 'long' fills in Left/Right ('{}UpLeg' -> LeftUpLeg), 'suffix' fills in L/R ('Foot_{}').
+    """
+    sides = {"long": {"R": "Right", "L": "Left"}, "suffix": {"R": "R", "L": "L"}}[side_style]
     out = {}
-    for h36m_side, name_side in (("R", "R"), ("L", "L")):
+    for side in ("R", "L"):
         for key, pattern in (("Hip", hip), ("Knee", knee), ("Foot", ankle), ("Shoulder", shoulder),
                              ("Elbow", elbow), ("Wrist", wrist)):
-            out[h36m_side + key] = pattern(name_side)
+            out[side + key] = pattern.format(sides[side])
     return out
 
 
-def _long_side(s):
-    return "Right" if s == "R" else "Left"
+# CMU, Mixamo and LaFAN1 name their limbs alike (RightArm is the shoulder ball joint, RightShoulder the clavicle).
+UPLEG_ARM_LIMBS = limbs("{}UpLeg", "{}Leg", "{}Foot", "{}Arm", "{}ForeArm", "{}Hand")
 
 
 @dataclass
@@ -49,50 +56,33 @@ class Preset:
 PRESETS = {p.name: p for p in [
     Preset(
         "bandai", "Bandai Namco Research Motion dataset (Hips, UpperLeg_L, LowerArm_R, ...)",
-        {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head", "Head": "Head_End",
-         **_limbs(lambda s: f"UpperLeg_{s}", lambda s: f"LowerLeg_{s}", lambda s: f"Foot_{s}",
-                  lambda s: f"UpperArm_{s}", lambda s: f"LowerArm_{s}", lambda s: f"Hand_{s}")},
+        {**TORSO, **limbs("UpperLeg_{}", "LowerLeg_{}", "Foot_{}", "UpperArm_{}", "LowerArm_{}", "Hand_{}",
+                          side_style="suffix")},
         signature=("joint_Root", "Shoulder_L", "Toes_L"),
     ),
     Preset(
         "cmu", "CMU mocap BVH conversions (LHipJoint, LowerBack, Neck1, LeftArm, LFingers/LeftHandIndex1, ...)",
-        {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head", "Head": "Head_End",
-         **_limbs(lambda s: f"{_long_side(s)}UpLeg", lambda s: f"{_long_side(s)}Leg",
-                  lambda s: f"{_long_side(s)}Foot", lambda s: f"{_long_side(s)}Arm",
-                  lambda s: f"{_long_side(s)}ForeArm", lambda s: f"{_long_side(s)}Hand")},
+        {**TORSO, **UPLEG_ARM_LIMBS},
         signature=("LHipJoint", "LowerBack", "Neck1"),
     ),
     Preset(
         "mixamo", "Mixamo (mixamorig:Hips, ..., mixamorig:HeadTop_End)",
-        {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head",
-         "Head": ["HeadTop_End", "Head_End"],
-         **_limbs(lambda s: f"{_long_side(s)}UpLeg", lambda s: f"{_long_side(s)}Leg",
-                  lambda s: f"{_long_side(s)}Foot", lambda s: f"{_long_side(s)}Arm",
-                  lambda s: f"{_long_side(s)}ForeArm", lambda s: f"{_long_side(s)}Hand")},
+        {**TORSO, "Head": ["HeadTop_End", "Head_End"], **UPLEG_ARM_LIMBS},
         signature=("mixamorig:", "HeadTop_End", "Spine2"),
     ),
     Preset(
         "lafan1", "LaFAN1 / Ubisoft La Forge (Hips, LeftUpLeg, LeftToe, Spine2, LeftArm, ...)",
-        {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head", "Head": "Head_End",
-         **_limbs(lambda s: f"{_long_side(s)}UpLeg", lambda s: f"{_long_side(s)}Leg",
-                  lambda s: f"{_long_side(s)}Foot", lambda s: f"{_long_side(s)}Arm",
-                  lambda s: f"{_long_side(s)}ForeArm", lambda s: f"{_long_side(s)}Hand")},
+        {**TORSO, **UPLEG_ARM_LIMBS},
         signature=("LeftToe", "Spine2", "Spine1"),
     ),
     Preset(
         "motionbuilder", "MotionBuilder / mocapbank (Hips, Chest, Chest2, LeftCollar, LeftShoulder, LeftElbow, LeftHip, ...)",
-        {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head", "Head": "Head_End",
-         **_limbs(lambda s: f"{_long_side(s)}Hip", lambda s: f"{_long_side(s)}Knee",
-                  lambda s: f"{_long_side(s)}Ankle", lambda s: f"{_long_side(s)}Shoulder",
-                  lambda s: f"{_long_side(s)}Elbow", lambda s: f"{_long_side(s)}Wrist")},
+        {**TORSO, **limbs("{}Hip", "{}Knee", "{}Ankle", "{}Shoulder", "{}Elbow", "{}Wrist")},
         signature=("LeftCollar", "Chest2", "Chest"),
     ),
     Preset(
         "h36m_bvh", "Human3.6M-style BVH from converters (Hips, LeftUpLeg, LeftLowLeg, LeftUpArm, LeftForeArm, Spine1, ...)",
-        {"Hip": "Hips", "Spine": SPINE_BLEND, "Thorax": "Neck", "Neck/Nose": "Head", "Head": "Head_End",
-         **_limbs(lambda s: f"{_long_side(s)}UpLeg", lambda s: f"{_long_side(s)}LowLeg",
-                  lambda s: f"{_long_side(s)}Foot", lambda s: f"{_long_side(s)}UpArm",
-                  lambda s: f"{_long_side(s)}ForeArm", lambda s: f"{_long_side(s)}Hand")},
+        {**TORSO, **limbs("{}UpLeg", "{}LowLeg", "{}Foot", "{}UpArm", "{}ForeArm", "{}Hand")},
         signature=("LeftLowLeg", "LeftUpArm", "Spine1"),
     ),
 ]}
