@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .check import combine_error_blocks, error_block
 from .errors import HPD3DError, InputError, MappingError
 from .layouts import H36M17, source_layout
 from .projection import project
@@ -176,15 +177,18 @@ class DatasetBuilder:
             points = np.concatenate([t.joints.reshape(-1, 3) for t in takes])
             cameras[subject] = build_rig(opts.rig, points, subject)
         positions_3d, positions_2d, visibility = {}, {}, {}
+        errors = {}  # (subject, action, camera) -> error_block of the stored 2D against the exact projection
         for t in self.takes:
             pos32 = t.joints.astype(np.float32)
             positions_3d.setdefault(t.subject, {})[t.action] = pos32
             p64 = pos32.astype(np.float64)
             px, vis = [], []
-            for cam in cameras[t.subject]:
+            for i, cam in enumerate(cameras[t.subject]):
                 p, v = project(p64, cam)
-                px.append(p.astype(np.float32))
+                p32 = p.astype(np.float32)
+                px.append(p32)
                 vis.append(v)
+                errors[t.subject, t.action, i] = error_block(p, p32.astype(np.float64))
             positions_2d.setdefault(t.subject, {})[t.action] = px
             visibility.setdefault(t.subject, {})[t.action] = vis
         fps_counts = Counter(round(t.fps, 6) for t in self.takes)
@@ -202,8 +206,10 @@ class DatasetBuilder:
             "generator": f"hpd3d {__version__}",
         }
         camera_blob = {"intrinsics": intrinsics, "extrinsics": extrinsics}
-        from .check import reprojection_errors
-        check = reprojection_errors(positions_3d, positions_2d, cameras)
+        # The reprojection check: the stored 3D through the exported cameras against the stored 2D. Projecting
+        # the stored 3D again would repeat the computation above bit for bit, so its errors were taken there.
+        check = combine_error_blocks((f"{s}/{a}", i, errors[s, a, i]) for s, actions in positions_3d.items()
+                                     for a in actions for i in range(len(cameras[s])))
         name = opts.name
         manifest = {
             "generator": {"name": "hpd3d", "version": __version__, "python": platform.python_version(),
@@ -262,6 +268,7 @@ def _settings_dict(opts):
     d = asdict(opts)
     rig = d.pop("rig")
     rig.pop("json_cameras", None)
+    rig["cameras"] = [c.id for c in opts.rig.cameras]
     d["rig"] = dict(rig, spec=opts.rig.describe())
     return d
 
