@@ -268,7 +268,6 @@ def _settings_dict(opts):
     d = asdict(opts)
     rig = d.pop("rig")
     rig.pop("json_cameras", None)
-    rig["cameras"] = [c.id for c in opts.rig.cameras]
     d["rig"] = dict(rig, spec=opts.rig.describe())
     return d
 
