@@ -28,6 +28,7 @@ H36M_CAMERAS = [
          radial=(-0.19838409, 0.21832368, -0.00894781), tangential=(-0.00058721, -0.00181336)),
 ]
 DEFAULT_DOME = ((8, 0.0), (8, 30.0), (8, 60.0))
+FIT_TOLERANCE_PX = 1e-6  # fit_camera: rounding allowed at the margin
 
 
 class RigError(HPD3DError):
@@ -236,8 +237,11 @@ def fit_camera(camera, points, target, margin):
     for _ in range(60):  # distortion is not in the bound: check with the full model, step back if needed
         cam = _with_translation(camera, target - d * forward)
         px, _ = project(points, cam)
-        inside = ((px[:, 0] >= margin) & (px[:, 0] <= cam.res_w - margin)
-                  & (px[:, 1] >= margin) & (px[:, 1] <= cam.res_h - margin))
+        # The bound puts the outermost joint exactly on the margin: allow rounding there (FIT_TOLERANCE_PX), or a
+        # 1e-13 px miss steps the camera 5% back and near-identical motions get very different rigs.
+        lo, tol = margin - FIT_TOLERANCE_PX, FIT_TOLERANCE_PX
+        inside = ((px[:, 0] >= lo) & (px[:, 0] <= cam.res_w - margin + tol)
+                  & (px[:, 1] >= lo) & (px[:, 1] <= cam.res_h - margin + tol))
         if inside.all():
             break
         d *= 1.05
