@@ -1,0 +1,28 @@
+"""The Blender layer: settings, sidebar panels and operators over the core. Imports bpy.
+
+register()/unregister() are idempotent: registering twice, or unregistering what is not registered,
+raises nothing and leaves no trace.
+"""
+import bpy
+
+from . import operators, panel, properties
+
+CLASSES = properties.CLASSES + operators.CLASSES + panel.CLASSES
+
+
+def _is_registered(cls):
+    return getattr(cls, "is_registered", False)
+
+
+def register():
+    unregister()  # a second register() replaces the first instead of failing
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    properties.attach()
+
+
+def unregister():
+    properties.detach()
+    for cls in reversed(CLASSES):
+        if _is_registered(cls):
+            bpy.utils.unregister_class(cls)

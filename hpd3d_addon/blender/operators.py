@@ -1,0 +1,392 @@
+"""Operators: bpy.ops.hpd3d.import_bvh, build_rig, generate_dataset.
+
+They are a thin layer over the core: the same GenerateOptions as the command line, the same DatasetBuilder
+(one file, or a few armature frames, per step; nothing is written before the last step), so the same
+settings give the same dataset. User errors become one-line operator error reports.
+"""
+import bpy
+import numpy as np
+
+from ..core import __version__
+from ..core.dataset import DatasetBuilder, GenerateOptions, load_take_safe, map_sequence
+from ..core.discovery import discover
+from ..core.errors import HPD3DError
+from ..core.rigs import RigSettings, build_rig, parse_rig
+from .scene_armature import ArmatureSampler
+from .scene_cameras import (SceneCameraError, apply_camera, camera_from_object, camera_to_json_dict,
+                            render_settings_for)
+
+RIG_COLLECTION = "HPD3D Rig"
+SCENE_SUBJECT = "S1"
+
+
+class UserError(HPD3DError):
+    """A setting the user must change."""
+
+
+def _abspath(p):
+    return bpy.path.abspath(p) if p else p
+
+
+def rig_settings(props, scene):
+    """RigSettings for the panel's camera settings (the same parsing as the CLI's --rig and options)."""
+    if props.rig_type == "SCENE":
+        cams = scene_rig_cameras(scene)
+        return RigSettings(kind="json", json_path=f"scene collection '{RIG_COLLECTION}'",
+                           json_cameras=[camera_to_json_dict(c) for c in cams], count=len(cams), fit=False,
+                           res_w=props.res_w, res_h=props.res_h, focal=props.focal)
+    spec = {"H36M": "h36m", "RING": f"ring:{props.rig_count}", "RANDOM": f"random:{props.rig_count}",
+            "DOME": f"dome:{props.dome_rings}" if props.dome_rings.strip() else "dome",
+            "JSON": _abspath(props.rig_file)}[props.rig_type]
+    if props.rig_type == "JSON" and not props.rig_file:
+        raise UserError("Rig File is empty: choose a JSON rig file")
+    return parse_rig(spec, distance=props.distance, height=props.height, focal=props.focal, res_w=props.res_w,
+                     res_h=props.res_h, fit=props.fit, margin=props.margin, seed=props.seed,
+                     distortion=props.distortion.strip() or "none")
+
+
+def generate_options(props, scene):
+    """GenerateOptions equal to `hpd3d generate` with the same settings."""
+    if not props.output_dir:
+        raise UserError("Output Folder is empty: choose where to write the dataset")
+    if not props.dataset_name.strip():
+        raise UserError("Dataset Name is empty")
+    return GenerateOptions(
+        out=_abspath(props.output_dir), name=props.dataset_name.strip(), layout=props.layout,
+        end_sites=props.end_sites, preset=props.preset, mapping=_abspath(props.mapping),
+        scale="auto" if props.auto_scale else float(props.scale), fps=float(props.fps) if props.fps > 0 else None,
+        rig=rig_settings(props, scene), subject=props.subject.strip(), strict=props.strict,
+        overwrite=props.overwrite, preview=props.preview)
+
+
+def scene_rig_cameras(scene):
+    """Core cameras of the camera objects in the 'HPD3D Rig' collection, sorted by name."""
+    coll = bpy.data.collections.get(RIG_COLLECTION)
+    objs = sorted((o for o in coll.all_objects if o.type == "CAMERA"), key=lambda o: o.name) if coll else []
+    if not objs:
+        raise UserError(f"rig type 'Scene Cameras' needs camera objects in the collection '{RIG_COLLECTION}' "
+                        "(Build Rig makes one)")
+    try:
+        return [camera_from_object(o, scene) for o in objs]
+    except SceneCameraError as exc:
+        raise UserError(str(exc)) from None
+
+
+def scene_armature(context):
+    obj = context.view_layer.objects.active if context.view_layer else None
+    if obj is None or obj.type != "ARMATURE":
+        arms = [o for o in context.scene.objects if o.type == "ARMATURE"]
+        if len(arms) == 1:
+            return arms[0]
+        raise UserError("source 'Scene Armature' needs an armature: make the armature to export the active object")
+    return obj
+
+
+def scene_action_name(obj):
+    ad = obj.animation_data
+    return ad.action.name if ad is not None and ad.action is not None else obj.name
+
+
+def bvh_inputs(props):
+    path = _abspath(props.input_path)
+    if not path:
+        raise UserError("BVH Input is empty: choose a BVH file or a folder of BVH files")
+    return discover([path], props.subject.strip() or None)
+
+
+class SceneState:
+    """The current frame, selection and active object, to put back after evaluating the scene."""
+
+    def __init__(self, context):
+        self.scene = context.scene
+        self.frame = (context.scene.frame_current, context.scene.frame_subframe)
+        vl = context.view_layer
+        self.view_layer = vl
+        self.active = vl.objects.active if vl else None
+        self.selected = [o for o in vl.objects if o.select_get(view_layer=vl)] if vl else []
+
+    def restore(self):
+        self.scene.frame_set(self.frame[0], subframe=self.frame[1])
+        vl = self.view_layer
+        if vl is None:
+            return
+        keep = set(o.name for o in self.selected)
+        for o in vl.objects:
+            want = o.name in keep
+            if o.select_get(view_layer=vl) != want:
+                o.select_set(want, view_layer=vl)
+        if vl.objects.active != self.active:
+            vl.objects.active = self.active
+
+
+class Job:
+    """The generation as small steps: one BVH file, or a few armature frames, per step; then write."""
+
+    FRAMES_PER_STEP = 25
+
+    def __init__(self, context):
+        props = context.scene.hpd3d
+        self.scene = context.scene
+        self.options = generate_options(props, context.scene)
+        self.mapping = self.options.mapping_dict()
+        self.builder = DatasetBuilder(self.options)
+        self.result = None
+        if props.source == "BVH":
+            self.takes = bvh_inputs(props)
+            self.sampler = None
+            self.total = len(self.takes)
+        else:
+            self.takes = []
+            obj = scene_armature(context)
+            self.sampler = ArmatureSampler(obj, context.scene, self.options.fps)
+            self.subject = self.options.subject or SCENE_SUBJECT
+            self.action = scene_action_name(obj)
+            self.total = self.sampler.frame_count
+        self.done = 0
+        self.finished = False
+
+    def step(self):
+        """One unit of work; returns True when the dataset has been written."""
+        if self.finished:
+            return True
+        if self.sampler is None and self.done < len(self.takes):
+            self.builder.add(load_take_safe(self.takes[self.done], self.options, self.mapping))
+            self.done += 1
+            return False
+        if self.sampler is not None and not self.sampler.done >= self.sampler.frame_count:
+            self.sampler.step(self.FRAMES_PER_STEP)
+            self.done = self.sampler.done
+            return False
+        if self.sampler is not None:
+            seq = self.sampler.sequence(self.subject, self.action)
+            self.builder.add(map_sequence(seq, self.options, self.mapping))
+        self.result = self.builder.finish(extra_manifest={
+            "blender": bpy.app.version_string, "addon": __version__,
+            "source": "scene armature" if self.sampler is not None else "bvh files"})
+        self.finished = True
+        return True
+
+    def report_lines(self):
+        r = self.result
+        lines = r.summary().splitlines()
+        return lines
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split("\n"))
+
+
+class HPD3D_OT_generate_dataset(bpy.types.Operator):
+    """Write a VideoPose3D dataset (3D joints, 2D keypoints per camera, cameras, loader) to the Output Folder"""
+    bl_idname = "hpd3d.generate_dataset"
+    bl_label = "Generate Dataset"
+    bl_options = {"REGISTER"}
+
+    _timer = None
+    _job = None
+    _state = None
+
+    def _finish_report(self, context, job):
+        lines = job.report_lines()
+        context.scene.hpd3d.last_report = " | ".join(lines)
+        for line in lines:
+            self.report({"WARNING"} if ("FAIL" in line or "skipped" in line) else {"INFO"}, line)
+
+    def execute(self, context):
+        state = SceneState(context)
+        try:
+            job = Job(context)
+            while not job.step():
+                pass
+        except HPD3DError as exc:
+            self.report({"ERROR"}, _one_line(exc))
+            return {"CANCELLED"}
+        finally:
+            state.restore()
+        self._finish_report(context, job)
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        self._state = SceneState(context)
+        try:
+            self._job = Job(context)
+        except HPD3DError as exc:
+            self._state.restore()
+            self.report({"ERROR"}, _one_line(exc))
+            return {"CANCELLED"}
+        wm = context.window_manager
+        wm.progress_begin(0, max(self._job.total, 1))
+        self._timer = wm.event_timer_add(0.001, window=context.window)
+        wm.modal_handler_add(self)
+        context.workspace.status_text_set("HPD3D: generating dataset... (Esc to cancel)") if context.workspace else None
+        return {"RUNNING_MODAL"}
+
+    def _cleanup(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace:
+            context.workspace.status_text_set(None)
+        if self._state is not None:
+            self._state.restore()
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._cleanup(context)
+            self.report({"WARNING"}, "Generate Dataset cancelled: nothing written")
+            context.scene.hpd3d.last_report = "cancelled: nothing written"
+            return {"CANCELLED"}
+        if event.type != "TIMER" or event.window_manager is None:
+            return {"PASS_THROUGH"}
+        job = self._job
+        try:
+            done = job.step()
+        except HPD3DError as exc:
+            self._cleanup(context)
+            self.report({"ERROR"}, _one_line(exc))
+            context.scene.hpd3d.last_report = "error: " + _one_line(exc)
+            return {"CANCELLED"}
+        except Exception:
+            self._cleanup(context)
+            raise
+        context.window_manager.progress_update(job.done)
+        if done:
+            self._cleanup(context)
+            self._finish_report(context, job)
+            return {"FINISHED"}
+        return {"RUNNING_MODAL"}
+
+
+class HPD3D_OT_import_bvh(bpy.types.Operator):
+    """Import the BVH Input (or the first file of the folder) with Blender's BVH importer, at the scale the
+    dataset uses, to look at it (generation reads BVH files itself and does not need this)"""
+    bl_idname = "hpd3d.import_bvh"
+    bl_label = "Import BVH for Preview"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from ..core.sequence import sequence_from_bvh
+        props = context.scene.hpd3d
+        try:
+            takes = bvh_inputs(props)
+            path = str(takes[0].path)
+            if props.auto_scale:
+                scale = sequence_from_bvh(path, takes[0].subject, takes[0].action, scale="auto").scale
+            else:
+                scale = float(props.scale)
+        except HPD3DError as exc:
+            self.report({"ERROR"}, _one_line(exc))
+            return {"CANCELLED"}
+        if not hasattr(bpy.ops.import_anim, "bvh"):
+            import addon_utils
+            addon_utils.enable("io_anim_bvh", default_set=True)
+        if context.view_layer.objects.active is not None and context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        try:
+            result = bpy.ops.import_anim.bvh(
+                filepath=path, global_scale=scale, axis_forward="-Z", axis_up="Y", rotate_mode="NATIVE",
+                use_fps_scale=False, update_scene_fps=True, update_scene_duration=True, frame_start=1,
+                target="ARMATURE")
+        except Exception as exc:  # the importer itself failed (e.g. Debian's 3.4 under Python 3.11)
+            last = [s for s in str(exc).strip().splitlines() if s.strip()]
+            why = last[-1].strip() if last else type(exc).__name__
+            self.report({"ERROR"}, f"{path}: Blender's own BVH importer failed on this Blender build ({why}); "
+                                   "Generate Dataset reads BVH files itself and does not need it")
+            return {"CANCELLED"}
+        if result != {"FINISHED"}:
+            self.report({"ERROR"}, f"{path}: Blender's BVH importer returned {sorted(result)}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"imported {path} at scale {scale:g} (metres per BVH unit)")
+        return {"FINISHED"}
+
+
+class HPD3D_OT_build_rig(bpy.types.Operator):
+    """Create or update the rig's cameras as camera objects in the 'HPD3D Rig' collection, placed around the
+    motion of the first subject (or the active armature), so they can be seen and edited"""
+    bl_idname = "hpd3d.build_rig"
+    bl_label = "Build Rig"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = context.scene
+        props = scene.hpd3d
+        state = SceneState(context)
+        try:
+            if props.rig_type == "SCENE":
+                cams = scene_rig_cameras(scene)
+                self.report({"INFO"}, f"rig type 'Scene Cameras' uses the {len(cams)} cameras of '{RIG_COLLECTION}' "
+                                      "as they are; choose another rig type to build one")
+                return {"FINISHED"}
+            settings = rig_settings(props, scene)
+            subject, points = self._motion(context, props)
+            cameras = build_rig(settings, points, subject)
+            rx, ry, ax, ay = render_settings_for(cameras)
+        except (HPD3DError, SceneCameraError) as exc:
+            self.report({"ERROR"}, _one_line(exc))
+            return {"CANCELLED"}
+        finally:
+            state.restore()
+        render = scene.render
+        render.resolution_x, render.resolution_y, render.resolution_percentage = rx, ry, 100
+        render.pixel_aspect_x, render.pixel_aspect_y = ax, ay
+        coll = bpy.data.collections.get(RIG_COLLECTION)
+        if coll is None:
+            coll = bpy.data.collections.new(RIG_COLLECTION)
+        if coll.name not in scene.collection.children:
+            scene.collection.children.link(coll)
+        wanted = [f"HPD3D {c.id}" for c in cameras]
+        for obj in list(coll.objects):
+            if obj.type == "CAMERA" and obj.name not in wanted:
+                data = obj.data
+                bpy.data.objects.remove(obj)
+                if data.users == 0:
+                    bpy.data.cameras.remove(data)
+        for name, cam in zip(wanted, cameras):
+            obj = coll.objects.get(name)
+            if obj is None:
+                obj = bpy.data.objects.new(name, bpy.data.cameras.new(name))
+                coll.objects.link(obj)
+            apply_camera(obj, cam, render)
+            obj.data.display_size = 0.3
+        if scene.camera is None or scene.camera.name not in coll.objects:
+            scene.camera = coll.objects[wanted[0]]
+        context.view_layer.update()
+        self.report({"INFO"}, f"rig '{settings.describe()}': {len(cameras)} cameras in '{RIG_COLLECTION}' around "
+                              f"subject {subject}, {rx}x{ry} px")
+        return {"FINISHED"}
+
+    def _motion(self, context, props):
+        options = generate_options_for_rig(props)
+        if props.source == "SCENE":
+            obj = scene_armature(context)
+            from .scene_armature import evaluate_armature
+            seq = evaluate_armature(obj, context.scene, options.subject or SCENE_SUBJECT, scene_action_name(obj),
+                                    options.fps)
+            return seq.subject, map_sequence(seq, options, options.mapping_dict()).joints
+        takes = bvh_inputs(props)
+        subject = takes[0].subject
+        mapping = options.mapping_dict()
+        joints = []
+        for t in takes:
+            if t.subject != subject:
+                continue
+            item = load_take_safe(t, options, mapping)
+            if hasattr(item, "joints"):
+                joints.append(item.joints.reshape(-1, 3))
+        if not joints:
+            raise UserError(f"no file of subject {subject} could be read; see Generate Dataset for the errors")
+        return subject, np.concatenate(joints)
+
+
+def generate_options_for_rig(props):
+    """Options for reading the motion only (no output folder needed)."""
+    return GenerateOptions(layout=props.layout, end_sites=props.end_sites, preset=props.preset,
+                           mapping=_abspath(props.mapping), scale="auto" if props.auto_scale else float(props.scale),
+                           fps=float(props.fps) if props.fps > 0 else None, subject=props.subject.strip())
+
+
+CLASSES = (HPD3D_OT_import_bvh, HPD3D_OT_build_rig, HPD3D_OT_generate_dataset)
