@@ -14,7 +14,7 @@ import numpy as np
 
 from .cameras import Camera, look_at_rotation
 from .errors import HPD3DError
-from .projection import project
+from .projection import distort_and_project, world_to_camera
 
 # Human3.6M's four cameras: intrinsics in pixels, distortion, azimuth (VideoPose3D's metadata).
 H36M_CAMERAS = [
@@ -188,7 +188,8 @@ def build_rig(settings, points, subject=""):
     else:
         raise RigError(f"unknown rig kind '{settings.kind}'")
     if settings.fit:
-        cams = [fit_camera(c, points, target, settings.margin) if _movable(settings, k) else c
+        centered = points - target
+        cams = [fit_camera(c, points, target, settings.margin, centered) if _movable(settings, k) else c
                 for k, c in enumerate(cams)]
     return cams
 
@@ -217,11 +218,16 @@ def _json_camera(c, k, target, settings):
                    radial, tangential)
 
 
-def fit_camera(camera, points, target, margin):
-    """Move `camera` back along its line of sight until all points project inside its image with margin."""
+def fit_camera(camera, points, target, margin, centered=None):
+    """Move `camera` back along its line of sight until all points project inside its image with margin.
+
+    `centered` may pass `points - target`, computed once for all the cameras of a rig.
+    """
     forward = camera.rotation[:, 2]
     base = camera.translation
-    local = (points - target) @ camera.rotation          # camera-axis coordinates relative to the target
+    if centered is None:
+        centered = points - target
+    local = centered @ camera.rotation                     # camera-axis coordinates relative to the target
     d0 = float(np.dot(target - base, forward))             # current distance to the target along the axis
     fx, fy = camera.focal
     cx, cy = camera.center
@@ -231,21 +237,32 @@ def fit_camera(camera, points, target, margin):
         raise RigError(f"camera {camera.id}: margin {margin:g} px leaves no room in a {camera.res_w}x{camera.res_h} image")
     a, b, c = local[:, 0], local[:, 1], local[:, 2]
     # Pinhole bound: a / (c + d) within [lo, hi] for every point, with depth c + d > 0.
-    need = np.concatenate([a / hi_x - c, a / lo_x - c, b / hi_y - c, b / lo_y - c, 0.05 - c])
+    # (the maximum of each bound, then of the five: the same number as the maximum over all of them at once)
+    need = np.array([_max_of(a, hi_x, c), _max_of(a, lo_x, c), _max_of(b, hi_y, c), _max_of(b, lo_y, c),
+                     np.max(0.05 - c)])
     d = max(d0, float(need.max()))
     cam = camera
     for _ in range(60):  # distortion is not in the bound: check with the full model, step back if needed
         cam = _with_translation(camera, target - d * forward)
-        px, _ = project(points, cam)
+        px = distort_and_project(world_to_camera(points, cam.rotation, cam.translation), cam.focal, cam.center,
+                                 cam.radial, cam.tangential)  # project() without the visibility it also computes
+        x, y = px[:, 0], px[:, 1]
         # The bound puts the outermost joint exactly on the margin: allow rounding there (FIT_TOLERANCE_PX), or a
         # 1e-13 px miss steps the camera 5% back and near-identical motions get very different rigs.
         lo, tol = margin - FIT_TOLERANCE_PX, FIT_TOLERANCE_PX
-        inside = ((px[:, 0] >= lo) & (px[:, 0] <= cam.res_w - margin + tol)
-                  & (px[:, 1] >= lo) & (px[:, 1] <= cam.res_h - margin + tol))
-        if inside.all():
+        # all inside <=> the extremes are inside (a NaN fails both ways, as it did every comparison)
+        if not px.size or (x.min() >= lo and x.max() <= cam.res_w - margin + tol
+                           and y.min() >= lo and y.max() <= cam.res_h - margin + tol):
             break
         d *= 1.05
     return cam
+
+
+def _max_of(u, bound, c):
+    """max(u / bound - c), in place in one temporary."""
+    t = u / bound
+    t -= c
+    return np.max(t)
 
 
 def _with_translation(camera, translation):
