@@ -24,6 +24,12 @@ class UserError(HPD3DError):
     """A setting the user must change."""
 
 
+def _f(value):
+    """A float property's value as the user typed it: Blender stores float32, so 1.6 reads back as
+    1.600000023841858; the shortest decimal that float32 rounds to the same value is what the CLI gets."""
+    return float(str(np.float32(value)))
+
+
 def _abspath(p):
     return bpy.path.abspath(p) if p else p
 
@@ -40,8 +46,8 @@ def rig_settings(props, scene):
             "JSON": _abspath(props.rig_file)}[props.rig_type]
     if props.rig_type == "JSON" and not props.rig_file:
         raise UserError("Rig File is empty: choose a JSON rig file")
-    return parse_rig(spec, distance=props.distance, height=props.height, focal=props.focal, res_w=props.res_w,
-                     res_h=props.res_h, fit=props.fit, margin=props.margin, seed=props.seed,
+    return parse_rig(spec, distance=_f(props.distance), height=_f(props.height), focal=_f(props.focal),
+                     res_w=props.res_w, res_h=props.res_h, fit=props.fit, margin=_f(props.margin), seed=props.seed,
                      distortion=props.distortion.strip() or "none")
 
 
@@ -54,7 +60,7 @@ def generate_options(props, scene):
     return GenerateOptions(
         out=_abspath(props.output_dir), name=props.dataset_name.strip(), layout=props.layout,
         end_sites=props.end_sites, preset=props.preset, mapping=_abspath(props.mapping),
-        scale="auto" if props.auto_scale else float(props.scale), fps=float(props.fps) if props.fps > 0 else None,
+        scale="auto" if props.auto_scale else _f(props.scale), fps=_f(props.fps) if props.fps > 0 else None,
         rig=rig_settings(props, scene), subject=props.subject.strip(), strict=props.strict,
         overwrite=props.overwrite, preview=props.preview)
 
@@ -277,7 +283,7 @@ class HPD3D_OT_import_bvh(bpy.types.Operator):
             if props.auto_scale:
                 scale = sequence_from_bvh(path, takes[0].subject, takes[0].action, scale="auto").scale
             else:
-                scale = float(props.scale)
+                scale = _f(props.scale)
         except HPD3DError as exc:
             self.report({"ERROR"}, _one_line(exc))
             return {"CANCELLED"}
@@ -385,8 +391,8 @@ class HPD3D_OT_build_rig(bpy.types.Operator):
 def generate_options_for_rig(props):
     """Options for reading the motion only (no output folder needed)."""
     return GenerateOptions(layout=props.layout, end_sites=props.end_sites, preset=props.preset,
-                           mapping=_abspath(props.mapping), scale="auto" if props.auto_scale else float(props.scale),
-                           fps=float(props.fps) if props.fps > 0 else None, subject=props.subject.strip())
+                           mapping=_abspath(props.mapping), scale="auto" if props.auto_scale else _f(props.scale),
+                           fps=_f(props.fps) if props.fps > 0 else None, subject=props.subject.strip())
 
 
 CLASSES = (HPD3D_OT_import_bvh, HPD3D_OT_build_rig, HPD3D_OT_generate_dataset)

@@ -1,0 +1,273 @@
+"""Runs inside a Python that has bpy (pip's bpy 5.0, 4.5 or 4.2): installs the add-on zip the way a user
+does, then performs the tasks of a JSON spec and writes what it found to a JSON result.
+
+    python addon_session.py SPEC.json RESULT.json
+
+The spec: {"zip": path, "tasks": [{"kind": ..., ...}, ...]}. Each task's result (or its traceback, as
+"error") goes to result["tasks"][i]. The user's Blender folders point into a temporary directory (set by
+the caller through BLENDER_USER_* variables) so nothing outside it is touched. The checkout's own
+hpd3d_addon (editable install) is kept off the import path: what runs is the installed zip.
+"""
+import json
+import sys
+import traceback
+from pathlib import Path
+
+# The venv's editable-install finder would serve the checkout's hpd3d_addon; the zip must be what runs.
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path = [p for p in sys.path if not (Path(p).resolve() / "hpd3d_addon").is_dir()]
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+
+MODULE = "hpd3d_addon"
+
+
+def install(zip_path):
+    bpy.ops.preferences.addon_install(filepath=str(zip_path), overwrite=True)
+    bpy.ops.preferences.addon_enable(module=MODULE)
+    mod = sys.modules[MODULE]
+    panels = sorted(n for n in dir(bpy.types) if n.startswith("HPD3D_PT_"))
+    return {
+        "module_file": mod.__file__,
+        "enabled": MODULE in bpy.context.preferences.addons,
+        "panels": panels,
+        "categories": sorted({getattr(bpy.types, n).bl_category for n in panels}),
+        "region": sorted({getattr(bpy.types, n).bl_space_type + "/" + getattr(bpy.types, n).bl_region_type
+                          for n in panels}),
+        "operators": sorted(n for n in ("import_bvh", "build_rig", "generate_dataset") if hasattr(bpy.ops.hpd3d, n)
+                            and _op_exists(n)),
+        "has_settings": hasattr(bpy.context.scene, "hpd3d"),
+    }
+
+
+def _op_exists(name):
+    try:
+        getattr(bpy.ops.hpd3d, name).get_rna_type()
+        return True
+    except (KeyError, AttributeError):
+        return False
+
+
+def settings_dump():
+    """Every property of scene.hpd3d: default, description (tooltip)."""
+    props = bpy.context.scene.hpd3d
+    out = {}
+    for p in props.bl_rna.properties:
+        if p.identifier in ("rna_type", "name"):
+            continue
+        default = getattr(p, "default", None)
+        if getattr(p, "is_array", False):
+            default = list(p.default_array)
+        out[p.identifier] = {"default": default, "description": p.description, "type": p.type}
+    return out
+
+
+def reset():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    # read_factory_settings reloads preferences: the add-on stays enabled but make sure it is
+    if MODULE not in bpy.context.preferences.addons:
+        bpy.ops.preferences.addon_enable(module=MODULE)
+
+
+def set_props(values):
+    props = bpy.context.scene.hpd3d
+    for k, v in values.items():
+        setattr(props, k, v)
+
+
+def run_op(name, **kwargs):
+    """Run bpy.ops.hpd3d.NAME; (result, error message or None)."""
+    try:
+        return sorted(getattr(bpy.ops.hpd3d, name)(**kwargs)), None
+    except RuntimeError as exc:
+        return None, str(exc)
+
+
+def register_cycles():
+    """Disable/enable twice through addon_utils and register/unregister the module twice directly."""
+    import addon_utils
+    mod = sys.modules[MODULE]
+    problems = []
+    try:
+        for _ in range(2):
+            addon_utils.disable(MODULE, default_set=True)
+            if hasattr(bpy.types.Scene, "hpd3d") or any(n.startswith("HPD3D_") for n in dir(bpy.types)):
+                problems.append("leftovers after disable")
+            addon_utils.enable(MODULE, default_set=True)
+            if not hasattr(bpy.ops.hpd3d, "generate_dataset") or not hasattr(bpy.types.Scene, "hpd3d"):
+                problems.append("missing after enable")
+        mod = sys.modules[MODULE]
+        mod.register()
+        mod.register()
+        mod.unregister()
+        mod.unregister()
+        left = sorted(n for n in dir(bpy.types) if n.startswith("HPD3D_")) + (
+            ["Scene.hpd3d"] if hasattr(bpy.types.Scene, "hpd3d") else [])
+        if left:
+            problems.append(f"leftovers after unregister x2: {left}")
+        mod.register()
+        if not hasattr(bpy.types.Scene, "hpd3d"):
+            problems.append("not registered again")
+    except Exception:
+        problems.append(traceback.format_exc())
+    return {"problems": problems}
+
+
+def task_generate(t):
+    reset()
+    if t.get("import_bvh"):
+        imp = t["import_bvh"]
+        bpy.ops.import_anim.bvh(filepath=imp["path"], global_scale=imp["scale"], axis_forward="-Z", axis_up="Y",
+                                rotate_mode="NATIVE", use_fps_scale=False, update_scene_fps=True,
+                                update_scene_duration=True, frame_start=1, target="ARMATURE")
+    for cam in t.get("cameras", []):
+        make_camera(cam)
+    if "render" in t:
+        r = bpy.context.scene.render
+        for k, v in t["render"].items():
+            setattr(r, k, v)
+    scene = bpy.context.scene
+    extra = None
+    if t.get("selection_probe"):
+        extra = bpy.data.objects.new("probe_empty", None)
+        scene.collection.objects.link(extra)
+        arm = [o for o in scene.objects if o.type == "ARMATURE"]
+        for o in scene.objects:
+            o.select_set(False)
+        extra.select_set(True)
+        bpy.context.view_layer.objects.active = arm[0] if arm else extra
+        scene.frame_set(t["selection_probe"])
+    before = {"frame": scene.frame_current,
+              "selected": sorted(o.name for o in scene.objects if o.select_get()),
+              "active": getattr(bpy.context.view_layer.objects.active, "name", None)}
+    set_props(t.get("props", {}))
+    result, error = run_op("generate_dataset")
+    after = {"frame": scene.frame_current,
+             "selected": sorted(o.name for o in scene.objects if o.select_get()),
+             "active": getattr(bpy.context.view_layer.objects.active, "name", None)}
+    out = {"result": result, "error": error, "before": before, "after": after,
+           "report": scene.hpd3d.last_report}
+    if t.get("world_to_camera_view") and result:
+        out["w2cv"] = compare_world_to_camera_view(t["props"]["output_dir"], t["props"].get("dataset_name", "blender"))
+    return out
+
+
+def make_camera(c):
+    from mathutils import Euler
+    data = bpy.data.cameras.new(c["name"])
+    for k in ("lens", "sensor_width", "sensor_height", "sensor_fit", "shift_x", "shift_y"):
+        if k in c:
+            setattr(data, k, c[k])
+    obj = bpy.data.objects.new(c["name"], data)
+    coll = bpy.data.collections.get("HPD3D Rig") or bpy.data.collections.new("HPD3D Rig")
+    if coll.name not in bpy.context.scene.collection.children:
+        bpy.context.scene.collection.children.link(coll)
+    coll.objects.link(obj)
+    obj.location = c["location"]
+    obj.rotation_euler = Euler(c["rotation_deg"] and [np.radians(a) for a in c["rotation_deg"]], "XYZ")
+    if "scale" in c:
+        obj.scale = c["scale"]
+    return obj
+
+
+def compare_world_to_camera_view(out_dir, name):
+    """Stored 3D of the written dataset through Blender's world_to_camera_view for each camera object of
+    the rig collection (sorted by name, as the add-on orders them) vs the stored 2D: max |difference| px."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+    scene = bpy.context.scene
+    bpy.context.view_layer.update()
+    d3 = np.load(Path(out_dir) / f"data_3d_{name}.npz", allow_pickle=True)["positions_3d"].item()
+    d2 = np.load(Path(out_dir) / f"data_2d_{name}_gt.npz", allow_pickle=True)["positions_2d"].item()
+    objs = sorted((o for o in bpy.data.collections["HPD3D Rig"].all_objects if o.type == "CAMERA"),
+                  key=lambda o: o.name)
+    pct = scene.render.resolution_percentage / 100.0
+    w, h = scene.render.resolution_x * pct, scene.render.resolution_y * pct
+    worst, count, per_camera = 0.0, 0, []
+    for subject, actions in d3.items():
+        for action, pos in actions.items():
+            pts = pos.reshape(-1, 3).astype(np.float64)
+            for i, obj in enumerate(objs):
+                ndc = np.array([tuple(world_to_camera_view(scene, obj, Vector(p))) for p in pts.tolist()])
+                px = np.stack([ndc[:, 0] * w, (1.0 - ndc[:, 1]) * h], axis=1)
+                stored = d2[subject][action][i].reshape(-1, 2).astype(np.float64)
+                err = float(np.abs(px - stored).max())
+                per_camera.append({"camera": obj.name, "max_px": err,
+                                   "spread_px": float(np.ptp(px, axis=0).max())})
+                worst = max(worst, err)
+                count += len(pts)
+    return {"max_px": worst, "points": count, "cameras": per_camera, "render_size": [w, h]}
+
+
+def task_build_rig(t):
+    """build_rig for a rig type, then generate with that rig and with the same cameras as scene cameras."""
+    reset()
+    set_props(t["props"])
+    result, error = run_op("build_rig")
+    if error:
+        return {"error_report": error}
+    coll = bpy.data.collections["HPD3D Rig"]
+    cams = sorted(o.name for o in coll.all_objects if o.type == "CAMERA")
+    r = bpy.context.scene.render
+    res = [r.resolution_x, r.resolution_y, r.resolution_percentage, r.pixel_aspect_x, r.pixel_aspect_y]
+    rebuilt, error2 = run_op("build_rig")  # update in place: same objects, no duplicates
+    cams2 = sorted(o.name for o in coll.all_objects if o.type == "CAMERA")
+    set_props(dict(output_dir=t["out_core"]))
+    gen1, e1 = run_op("generate_dataset")
+    set_props(dict(output_dir=t["out_scene"], rig_type="SCENE"))
+    gen2, e2 = run_op("generate_dataset")
+    return {"result": result, "cameras": cams, "cameras_after_rebuild": cams2, "render": res,
+            "generate": [gen1, e1, gen2, e2]}
+
+
+def task_errors(t):
+    out = {}
+    for label, props in t["cases"].items():
+        reset()
+        props = dict(props)
+        op = props.pop("_op", "generate_dataset")
+        set_props(props)
+        out[label] = run_op(op)
+    return out
+
+
+def task_import_bvh(t):
+    reset()
+    set_props(t["props"])
+    result, error = run_op("import_bvh")
+    arms = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+    out = {"result": result, "error": error, "armatures": [o.name for o in arms]}
+    if arms:
+        out["frame_range"] = list(arms[0].animation_data.action.frame_range)
+        out["fps"] = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
+    return out
+
+
+TASKS = {"generate": task_generate, "build_rig": task_build_rig, "errors": task_errors,
+         "import_bvh": task_import_bvh,
+         "register_cycles": lambda t: register_cycles(), "settings": lambda t: settings_dump()}
+
+
+def main(spec_path, result_path):
+    spec = json.loads(Path(spec_path).read_text())
+    result = {"bpy": bpy.app.version_string, "python": sys.version.split()[0]}
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    try:
+        result["install"] = install(spec["zip"])
+    except Exception:
+        result["install"] = {"error": traceback.format_exc()}
+        Path(result_path).write_text(json.dumps(result, indent=1))
+        return 1
+    result["tasks"] = []
+    for t in spec.get("tasks", []):
+        try:
+            result["tasks"].append(TASKS[t["kind"]](t))
+        except Exception:
+            result["tasks"].append({"error": traceback.format_exc()})
+    Path(result_path).write_text(json.dumps(result, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))
