@@ -57,12 +57,13 @@ def isolated_env(home):
     return env
 
 
-def run_session(python, zip_path, tasks, workdir, timeout=900):
-    """Run addon_session.py with `python`; returns its result dict (install info and one entry per task)."""
+def run_session(python, zip_path, tasks, workdir, timeout=900, install="addon"):
+    """Run addon_session.py with `python`; returns its result dict (install info and one entry per task).
+    install: 'addon' (Preferences > Add-ons > Install) or 'extension' (4.2+ extension zip)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     spec, result = workdir / "spec.json", workdir / "result.json"
-    spec.write_text(json.dumps({"zip": str(zip_path), "tasks": tasks}))
+    spec.write_text(json.dumps({"zip": str(zip_path), "tasks": tasks, "install": install}))
     done = subprocess.run([str(python), str(SESSION), str(spec), str(result)], capture_output=True, text=True,
                           timeout=timeout, cwd=workdir, env=isolated_env(workdir / "home"))
     if done.returncode != 0 or not result.is_file():

@@ -23,12 +23,21 @@ import numpy as np  # noqa: E402
 MODULE = "hpd3d_addon"
 
 
-def install(zip_path):
-    bpy.ops.preferences.addon_install(filepath=str(zip_path), overwrite=True)
-    bpy.ops.preferences.addon_enable(module=MODULE)
+def install(zip_path, how="addon"):
+    """'addon': Preferences > Add-ons > Install (from Disk); 'extension': the 4.2+ extension platform's
+    Install from Disk into the user repository (the module is then bl_ext.user_default.hpd3d)."""
+    global MODULE
+    if how == "extension":
+        bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
+                                                 enable_on_install=True)
+        MODULE = "bl_ext.user_default.hpd3d"
+    else:
+        bpy.ops.preferences.addon_install(filepath=str(zip_path), overwrite=True)
+        bpy.ops.preferences.addon_enable(module=MODULE)
     mod = sys.modules[MODULE]
     panels = sorted(n for n in dir(bpy.types) if n.startswith("HPD3D_PT_"))
     return {
+        "module": MODULE,
         "module_file": mod.__file__,
         "enabled": MODULE in bpy.context.preferences.addons,
         "panels": panels,
@@ -254,7 +263,7 @@ def main(spec_path, result_path):
     result = {"bpy": bpy.app.version_string, "python": sys.version.split()[0]}
     bpy.ops.wm.read_factory_settings(use_empty=True)
     try:
-        result["install"] = install(spec["zip"])
+        result["install"] = install(spec["zip"], spec.get("install", "addon"))
     except Exception:
         result["install"] = {"error": traceback.format_exc()}
         Path(result_path).write_text(json.dumps(result, indent=1))
