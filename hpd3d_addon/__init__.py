@@ -8,7 +8,9 @@ from .core import __version__
 bl_info = {
     "name": "HPD3D: 3D Human Pose Dataset",
     "author": "HPD3D developers",
-    "version": tuple(int(v) for v in __version__.split(".")),
+    # A literal: Blender's add-on list reads bl_info with ast.literal_eval without running this file, and
+    # skips an add-on whose bl_info is not one. tools/build_addon.py checks it equals core.__version__.
+    "version": (0, 1, 0),
     "blender": (3, 3, 0),
     "location": "View3D > Sidebar > HPD3D",
     "description": "Turn BVH motion capture or armature animation into VideoPose3D/Human3.6M-format datasets",

@@ -58,6 +58,23 @@ def write_zip(target, entries):
     return target
 
 
+def check_bl_info(ver):
+    """bl_info must be a literal (Blender's add-on list parses it without running the module) whose
+    version is the package's."""
+    import ast
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "bl_info" for t in node.targets):
+            try:
+                info = ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise SystemExit(f"hpd3d_addon/__init__.py: bl_info is not a literal ({exc})") from None
+            if ".".join(map(str, info["version"])) != ver:
+                raise SystemExit(f"hpd3d_addon/__init__.py: bl_info version {info['version']} != package version {ver}")
+            return info
+    raise SystemExit("hpd3d_addon/__init__.py: no bl_info")
+
+
 def check_manifest(ver):
     text = MANIFEST.read_text(encoding="utf-8")
     found = re.search(r'^version = "([^"]+)"', text, re.M)
@@ -67,6 +84,7 @@ def check_manifest(ver):
 
 def build(dist=REPO / "dist"):
     ver = version()
+    check_bl_info(ver)
     check_manifest(ver)
     files = package_files()
     addon = write_zip(Path(dist) / f"hpd3d_addon-{ver}.zip", [(f"hpd3d_addon/{n}", p) for n, p in files])

@@ -4,6 +4,8 @@ They are a thin layer over the core: the same GenerateOptions as the command lin
 (one file, or a few armature frames, per step; nothing is written before the last step), so the same
 settings give the same dataset. User errors become one-line operator error reports.
 """
+import re
+
 import bpy
 import numpy as np
 
@@ -138,7 +140,7 @@ class Job:
         self.builder = DatasetBuilder(self.options)
         self.result = None
         if props.source == "BVH":
-            self.takes = bvh_inputs(props)
+            self.takes = bvh_inputs(props)  # checked before anything runs: a bad path fails at once
             self.sampler = None
             self.total = len(self.takes)
         else:
@@ -246,7 +248,7 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
             self.report({"WARNING"}, "Generate Dataset cancelled: nothing written")
             context.scene.hpd3d.last_report = "cancelled: nothing written"
             return {"CANCELLED"}
-        if event.type != "TIMER" or event.window_manager is None:
+        if event.type != "TIMER":
             return {"PASS_THROUGH"}
         job = self._job
         try:
@@ -298,8 +300,10 @@ class HPD3D_OT_import_bvh(bpy.types.Operator):
                 use_fps_scale=False, update_scene_fps=True, update_scene_duration=True, frame_start=1,
                 target="ARMATURE")
         except Exception as exc:  # the importer itself failed (e.g. Debian's 3.4 under Python 3.11)
-            last = [s for s in str(exc).strip().splitlines() if s.strip()]
-            why = last[-1].strip() if last else type(exc).__name__
+            lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+            errors = [s for s in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", s)
+                      and not s.startswith("Error: Python")]
+            why = errors[-1] if errors else (lines[-1] if lines else type(exc).__name__)
             self.report({"ERROR"}, f"{path}: Blender's own BVH importer failed on this Blender build ({why}); "
                                    "Generate Dataset reads BVH files itself and does not need it")
             return {"CANCELLED"}

@@ -74,7 +74,7 @@ def test_zip_layout(session):
 def test_installs_enables_and_registers_panels(session):
     result, paths = session
     info = result["install"]
-    assert info["enabled"]
+    assert info["enabled"] and info["listed"]
     # what runs is the installed copy of the zip, not the checkout
     assert info["module_file"].startswith(str(paths["tmp"] / "work" / "home")), info["module_file"]
     assert info["panels"] == EXPECTED_PANELS

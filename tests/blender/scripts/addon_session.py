@@ -36,8 +36,11 @@ def install(zip_path, how="addon"):
         bpy.ops.preferences.addon_enable(module=MODULE)
     mod = sys.modules[MODULE]
     panels = sorted(n for n in dir(bpy.types) if n.startswith("HPD3D_PT_"))
+    import addon_utils
     return {
         "module": MODULE,
+        # Preferences > Add-ons lists what addon_utils.modules() finds (bl_info read without running the file)
+        "listed": any(m.__name__ == MODULE for m in addon_utils.modules(refresh=True)),
         "module_file": mod.__file__,
         "enabled": MODULE in bpy.context.preferences.addons,
         "panels": panels,
