@@ -175,13 +175,25 @@ class Job:
         return True
 
     def report_lines(self):
-        r = self.result
-        lines = r.summary().splitlines()
-        return lines
+        return [_ui_words(line) for line in self.result.summary().splitlines()]
+
+
+# The core words some errors for the command line; say them with the panel's names here.
+CLI_WORDS = (("pass --overwrite to replace it or choose another --out",
+              "tick Overwrite to replace it or choose another Output Folder"),
+             ("(--strict: nothing written)", "(Strict: nothing written)"),
+             ("use --fps to resample", "set Frame Rate to resample"),
+             ("Pass a mapping with --mapping FILE.json", "Choose a Mapping File"))
+
+
+def _ui_words(text):
+    for cli, ui in CLI_WORDS:
+        text = text.replace(cli, ui)
+    return text
 
 
 def _one_line(exc):
-    return " ".join(str(exc).split("\n"))
+    return _ui_words(" ".join(str(exc).split("\n")))
 
 
 class HPD3D_OT_generate_dataset(bpy.types.Operator):

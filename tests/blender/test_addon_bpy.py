@@ -143,7 +143,7 @@ def test_user_errors_are_one_line_reports_naming_the_file(session):
     assert "nowhere.bvh" in errors["missing_input"][1]
     assert "Output Folder" in errors["no_output"][1]
     assert "truncated.bvh" in errors["bad_file"][1]
-    assert "already exists" in errors["exists"][1] and "overwrite" in errors["exists"][1]
+    assert "already exists" in errors["exists"][1] and "tick Overwrite" in errors["exists"][1]
     assert "armature" in errors["scene_without_armature"][1]
     assert "HPD3D Rig" in errors["scene_rig_without_cameras"][1]
     assert not (paths["tmp"] / "e2").exists() or not any((paths["tmp"] / "e2").iterdir())
