@@ -6,6 +6,7 @@ folder as it was.
 import io
 import json
 import os
+import pickle
 import pprint
 import time
 import zipfile
@@ -35,7 +36,22 @@ def write_npz(fh, arrays):
             info = zipfile.ZipInfo(f"{key}.npy", date_time=time.localtime(time.time())[:6])
             info.compress_type = zipfile.ZIP_STORED if _stored(key) else zipfile.ZIP_DEFLATED
             with zf.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=True)
+                _write_npy(member, np.asanyarray(value))
+
+
+def _write_npy(fh, array):
+    """One .npy member: np.lib.format.write_array, except that an object array (our pickled dicts) is pickled
+    without a memo. pickle's memo keeps every array's byte copy alive until the end, doubling the peak memory
+    (+1.4 GB for the 2D of the Bandai Namco corpus); without it each frame is written out as it is made, and
+    faster. Our dicts of lists of arrays hold no cycles, which is what the memo is needed for; np.load reads
+    the result alike."""
+    if not array.dtype.hasobject:
+        np.lib.format.write_array(fh, array, allow_pickle=True)
+        return
+    np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+    pickler = pickle.Pickler(fh, protocol=4)  # the protocol np.save uses
+    pickler.fast = True
+    pickler.dump(array)
 
 
 class NpzContent:
