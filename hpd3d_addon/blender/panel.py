@@ -13,6 +13,11 @@ class _HPD3DPanel:
     def poll(cls, context):
         return context.scene is not None and hasattr(context.scene, "hpd3d")
 
+    def split_layout(self):
+        """The panel's layout with labels left of their fields, as Blender's own property panels."""
+        layout = self.split_layout()
+        return layout
+
 
 class HPD3D_PT_input(_HPD3DPanel, bpy.types.Panel):
     bl_idname = "HPD3D_PT_input"
@@ -20,9 +25,7 @@ class HPD3D_PT_input(_HPD3DPanel, bpy.types.Panel):
 
     def draw(self, context):
         props = context.scene.hpd3d
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = self.split_layout()
         layout.prop(props, "source")
         if props.source == "BVH":
             layout.prop(props, "input_path")
@@ -44,9 +47,7 @@ class HPD3D_PT_skeleton(_HPD3DPanel, bpy.types.Panel):
 
     def draw(self, context):
         props = context.scene.hpd3d
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = self.split_layout()
         layout.prop(props, "layout")
         if props.layout == "source":
             layout.prop(props, "end_sites")
@@ -67,9 +68,7 @@ class HPD3D_PT_cameras(_HPD3DPanel, bpy.types.Panel):
 
     def draw(self, context):
         props = context.scene.hpd3d
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = self.split_layout()
         layout.prop(props, "rig_type")
         kind = props.rig_type
         if kind == "SCENE":
@@ -107,9 +106,7 @@ class HPD3D_PT_output(_HPD3DPanel, bpy.types.Panel):
 
     def draw(self, context):
         props = context.scene.hpd3d
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = self.split_layout()
         layout.prop(props, "output_dir")
         layout.prop(props, "dataset_name")
         layout.prop(props, "overwrite")
