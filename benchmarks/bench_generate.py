@@ -58,6 +58,9 @@ def parse_args(argv=None):
 def child(argv):
     """Run `hpd3d generate argv` here, print a JSON line with wall time and peak memory."""
     from hpd3d_addon.cli import main
+    # generate's manifest asks platform for the processor, which forks `uname -p`; a fork of the full process at
+    # the end would count as a child with the main process's peak. Ask now, while the process is small (cached).
+    platform.platform()
     t0 = time.perf_counter()
     code = main(["generate", *argv])
     seconds = time.perf_counter() - t0
@@ -147,7 +150,8 @@ def table(rows):
             "peak RSS MB (main / worker)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        mem = f"{r['peak_rss_mb']:.0f}" + (f" / {r['worker_peak_rss_mb']:.0f}" if r.get("worker_peak_rss_mb") else "")
+        mem = "n/a" if r["peak_rss_mb"] != r["peak_rss_mb"] else f"{r['peak_rss_mb']:.0f}"
+        mem += f" / {r['worker_peak_rss_mb']:.0f}" if r.get("worker_peak_rss_mb") else ""
         lines.append("| " + " | ".join([
             r["run"], str(r["files"]), str(r["frames"]), str(r["cameras"]), f"{r['camera_frames']:,}",
             f"{r['seconds']:.2f}", f"{r['camera_frames_per_s']:,.0f}",
