@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .cameras import Camera
-from .projection import project
+from .projection import CHUNK_POINTS, project
 
 TOLERANCE_PX = 0.01
 
@@ -40,6 +40,36 @@ def error_block(px, stored):
     k = int(np.argmax(err))
     f, j = divmod(k, err.shape[1])
     return float(err.sum()), err.size, float(err.flat[k]), f, j
+
+
+def error_blocks(px, stored, bounds):
+    """error_block for each run of frames bounds[k]:bounds[k+1] of one camera's view (F, J, 2), computed in
+    cache-sized blocks of frames over the whole array (many short actions would otherwise cost a call each)."""
+    starts, lengths = np.asarray(bounds[:-1]), np.diff(bounds)
+    if not px.size or (lengths == 0).any():
+        return [error_block(px[a:b], stored[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    frames, joints = px.shape[:2]
+    row_sum, row_max = np.empty(frames), np.empty(frames)
+    step = max(1, CHUNK_POINTS // joints)
+    for a in range(0, frames, step):
+        err = _errors(px[a:a + step], stored[a:a + step])
+        row_sum[a:a + step] = err.sum(axis=1)
+        row_max[a:a + step] = err.max(axis=1)
+    block_sum = np.add.reduceat(row_sum, starts)
+    block_max = np.maximum.reduceat(row_max, starts)
+    # first frame of each block reaching the block's maximum, then the first joint there (argmax's choice)
+    hits = np.flatnonzero(row_max == np.repeat(block_max, lengths))
+    worst_frames = hits[np.searchsorted(hits, starts)]
+    worst_joints = _errors(px[worst_frames], stored[worst_frames]).argmax(axis=1)
+    return [(float(block_sum[k]), int(lengths[k]) * joints, float(block_max[k]), int(worst_frames[k] - starts[k]),
+             int(worst_joints[k])) for k in range(len(starts))]
+
+
+def _errors(px, stored):
+    """Euclidean pixel distances (..., ) between px and stored (float32 stored is widened exactly)."""
+    d = px - stored
+    dx, dy = d[..., 0], d[..., 1]
+    return np.sqrt(dx * dx + dy * dy)
 
 
 def combine_error_blocks(blocks):

@@ -3,17 +3,19 @@
 `DatasetBuilder` takes sequences one at a time (so the Blender layer can run it step by step and cancel
 without writing anything), then `finish()` builds the rigs, projects and writes every file atomically.
 """
+import os
 import platform
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .check import combine_error_blocks, error_block
+from .check import combine_error_blocks, error_blocks
 from .errors import HPD3DError, InputError, MappingError
 from .layouts import H36M17, source_layout
 from .projection import project
@@ -178,19 +180,28 @@ class DatasetBuilder:
             cameras[subject] = build_rig(opts.rig, points, subject)
         positions_3d, positions_2d, visibility = {}, {}, {}
         errors = {}  # (subject, action, camera) -> error_block of the stored 2D against the exact projection
-        for t in self.takes:
-            pos32 = t.joints.astype(np.float32)
-            positions_3d.setdefault(t.subject, {})[t.action] = pos32
-            p64 = pos32.astype(np.float64)
-            px, vis = [], []
-            for i, cam in enumerate(cameras[t.subject]):
-                p, v = project(p64, cam)
+        for subject, takes in by_subject.items():
+            # One array per subject, projected camera by camera on a thread each: whole-array numpy work
+            # releases the GIL, so the cameras share the cores, and per-take overhead disappears.
+            stored3d = [t.joints.astype(np.float32) for t in takes]
+            bounds = np.cumsum([0] + [len(p) for p in stored3d])
+            points = np.concatenate(stored3d).astype(np.float64)
+
+            def view(cam, points=points, bounds=bounds):
+                p, v = project(points, cam)
                 p32 = p.astype(np.float32)
-                px.append(p32)
-                vis.append(v)
-                errors[t.subject, t.action, i] = error_block(p, p32.astype(np.float64))
-            positions_2d.setdefault(t.subject, {})[t.action] = px
-            visibility.setdefault(t.subject, {})[t.action] = vis
+                blocks = error_blocks(p, p32, bounds)
+                return p32, v, blocks
+
+            with ThreadPoolExecutor(max_workers=max(1, min(len(cameras[subject]), os.cpu_count() or 1))) as pool:
+                views = list(pool.map(view, cameras[subject]))
+            for k, t in enumerate(takes):
+                a, b = bounds[k], bounds[k + 1]
+                positions_3d.setdefault(subject, {})[t.action] = stored3d[k]
+                positions_2d.setdefault(subject, {})[t.action] = [p32[a:b] for p32, _, _ in views]
+                visibility.setdefault(subject, {})[t.action] = [v[a:b] for _, v, _ in views]
+                for i, (_, _, blocks) in enumerate(views):
+                    errors[subject, t.action, i] = blocks[k]
         fps_counts = Counter(round(t.fps, 6) for t in self.takes)
         fps = fps_counts.most_common(1)[0][0]
         intrinsics, extrinsics = camera_tables(cameras)

@@ -21,11 +21,11 @@ def local_transforms(bvh):
     count = len(bvh.joints)
     rot = np.broadcast_to(np.eye(3), (frames, count, 3, 3)).copy()
     trans = np.empty((frames, count, 3))
+    by_order = {}  # rotation channel order -> (joint indices, motion columns): one Euler evaluation per order
     for j, joint in enumerate(bvh.joints):
         chans = joint.channels
         start = joint.channel_start
-        pos_idx = [start + k for k, c in enumerate(chans) if c.endswith("position")]
-        if pos_idx:
+        if any(c.endswith("position") for c in chans):
             t = np.zeros((frames, 3))
             for k, c in enumerate(chans):
                 if c.endswith("position"):
@@ -35,9 +35,12 @@ def local_transforms(bvh):
             trans[:, j] = joint.offset
         rot_chans = [(k, c[0]) for k, c in enumerate(chans) if c.endswith("rotation")]
         if rot_chans:
-            cols = [start + k for k, _ in rot_chans]
             order = "".join(a for _, a in rot_chans)
-            rot[:, j] = euler_to_matrix(bvh.motion[:, cols], order)
+            joints, cols = by_order.setdefault(order, ([], []))
+            joints.append(j)
+            cols.append([start + k for k, _ in rot_chans])
+    for order, (joints, cols) in by_order.items():
+        rot[:, joints] = euler_to_matrix(bvh.motion[:, np.array(cols)], order)
     return rot, trans
 
 

@@ -6,7 +6,9 @@ above, and an elevation angle. Fitting moves each camera back along its line of 
 of every frame is inside its image with `margin` pixels to spare (it never moves a camera closer).
 """
 import json
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from .cameras import Camera, look_at_rotation
 from .errors import HPD3DError
-from .projection import distort_and_project, world_to_camera
+from .projection import CHUNK_POINTS, project
 
 # Human3.6M's four cameras: intrinsics in pixels, distortion, azimuth (VideoPose3D's metadata).
 H36M_CAMERAS = [
@@ -189,8 +191,11 @@ def build_rig(settings, points, subject=""):
         raise RigError(f"unknown rig kind '{settings.kind}'")
     if settings.fit:
         centered = points - target
-        cams = [fit_camera(c, points, target, settings.margin, centered) if _movable(settings, k) else c
-                for k, c in enumerate(cams)]
+        def fit(k):  # whole-array numpy work releases the GIL: cameras are fitted on a thread each
+            c = cams[k]
+            return fit_camera(c, points, target, settings.margin, centered) if _movable(settings, k) else c
+        with ThreadPoolExecutor(max_workers=max(1, min(len(cams), os.cpu_count() or 1))) as pool:
+            cams = list(pool.map(fit, range(len(cams))))
     return cams
 
 
@@ -227,7 +232,6 @@ def fit_camera(camera, points, target, margin, centered=None):
     base = camera.translation
     if centered is None:
         centered = points - target
-    local = centered @ camera.rotation                     # camera-axis coordinates relative to the target
     d0 = float(np.dot(target - base, forward))             # current distance to the target along the axis
     fx, fy = camera.focal
     cx, cy = camera.center
@@ -235,17 +239,22 @@ def fit_camera(camera, points, target, margin, centered=None):
     lo_y, hi_y = (margin - cy) / fy, (camera.res_h - margin - cy) / fy
     if min(hi_x, -lo_x, hi_y, -lo_y) <= 0:
         raise RigError(f"camera {camera.id}: margin {margin:g} px leaves no room in a {camera.res_w}x{camera.res_h} image")
-    a, b, c = local[:, 0], local[:, 1], local[:, 2]
-    # Pinhole bound: a / (c + d) within [lo, hi] for every point, with depth c + d > 0.
-    # (the maximum of each bound, then of the five: the same number as the maximum over all of them at once)
-    need = np.array([_max_of(a, hi_x, c), _max_of(a, lo_x, c), _max_of(b, hi_y, c), _max_of(b, lo_y, c),
-                     np.max(0.05 - c)])
-    d = max(d0, float(need.max()))
+    # Pinhole bound: a / (c + d) within [lo, hi] for every point, with depth c + d > 0, where (a, b, c) are the
+    # camera-axis coordinates relative to the target; in cache-sized blocks (maxima are exact in any order).
+    need = -np.inf
+    for start in range(0, len(centered), CHUNK_POINTS):
+        local = centered[start:start + CHUNK_POINTS] @ camera.rotation
+        a, b, c = local[:, 0], local[:, 1], local[:, 2]
+        need = max(need, _max_of(a, hi_x, c), _max_of(a, lo_x, c), _max_of(b, hi_y, c), _max_of(b, lo_y, c),
+                   float(np.max(0.05 - c)))
+    d = max(d0, need)
     cam = camera
+    if not camera.radial.any() and not camera.tangential.any() and max(-lo_x, hi_x, -lo_y, hi_y) <= 1:
+        # Pinhole and the image inside the model's +-45 degree clamp: the bound is exact, nothing to check.
+        return _with_translation(camera, target - d * forward)
     for _ in range(60):  # distortion is not in the bound: check with the full model, step back if needed
         cam = _with_translation(camera, target - d * forward)
-        px = distort_and_project(world_to_camera(points, cam.rotation, cam.translation), cam.focal, cam.center,
-                                 cam.radial, cam.tangential)  # project() without the visibility it also computes
+        px, _ = project(points, cam)
         x, y = px[:, 0], px[:, 1]
         # The bound puts the outermost joint exactly on the margin: allow rounding there (FIT_TOLERANCE_PX), or a
         # 1e-13 px miss steps the camera 5% back and near-identical motions get very different rigs.

@@ -205,11 +205,26 @@ def load_mapping_file(path):
     return joints
 
 
+_RESOLVED = {}  # a corpus has one skeleton over thousands of files: resolve it once per process
+_RESOLVED_MAX = 64
+
+
 def resolve(skeleton, preset="auto", mapping=None, source="", layout=H36M17):
     """The JointMap for a skeleton: from an explicit mapping dict, a named preset, or auto-detection.
 
     Raises MappingError naming the joints that could not be found and how to pass a mapping file.
     """
+    key = (tuple(skeleton.names), tuple(skeleton.parents), tuple(bool(e) for e in skeleton.is_end_site),
+           tuple(bool(z) for z in np.linalg.norm(skeleton.rest_offsets, axis=-1) < 1e-9), preset,
+           json.dumps(mapping, sort_keys=True) if mapping is not None else None, layout.name)
+    if key not in _RESOLVED:
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[key] = _resolve(skeleton, preset, mapping, source, layout)
+    return _RESOLVED[key]
+
+
+def _resolve(skeleton, preset, mapping, source, layout):
     if mapping is not None:
         jm = build_joint_map(mapping, skeleton, "custom", layout)
         candidates = [jm]
