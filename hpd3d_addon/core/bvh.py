@@ -217,8 +217,7 @@ def parse_bvh(text, path="<string>"):
         _locate_value_error(path, lines, first)
     # Per-line value counts (a C-level split per line, not per float): a short row followed by a long
     # one leaves the total right but misaligns every channel after it.
-    counts = [len(lines[k].split()) for k in range(first, n)]
-    if values.size != frames * n_channels or any(c != n_channels for c in counts if c):
+    if values.size != frames * n_channels or not _rows_all_have(body, n_channels):
         _locate_row_error(path, lines, first, frames, n_channels, header[0] + 1)
     motion = values.reshape(frames, n_channels)
     bad = ~np.isfinite(motion)
@@ -226,6 +225,19 @@ def parse_bvh(text, path="<string>"):
         row = int(np.argmax(bad.any(axis=1)))
         _fail(path, "motion has a NaN or infinite value", _row_line(lines, first, row))
     return BvhMotion(path=str(path), joints=joints, frame_time=frame_time, motion=motion)
+
+
+def _rows_all_have(body, count):
+    """Whether every non-blank line of `body` holds exactly `count` whitespace-separated values (numpy
+    passes over the bytes instead of a split per line)."""
+    b = np.frombuffer(body.encode("utf-8", errors="replace"), dtype=np.uint8)
+    if not b.size:
+        return True
+    space = (b == 32) | ((b >= 9) & (b <= 13))
+    starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
+    per_line = np.bincount(np.searchsorted(np.flatnonzero(b == 10), starts))
+    per_line = per_line[per_line > 0]
+    return bool((per_line == count).all())
 
 
 def _row_line(lines, first, row):
