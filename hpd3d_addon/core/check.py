@@ -32,9 +32,7 @@ def reprojection_errors(positions_3d, positions_2d, cameras):
 def error_block(px, stored):
     """Errors of one camera's view of one action, summarised: (sum, count, max, frame, joint), or None when
     empty. `px` are the projected pixels (F, J, 2), `stored` the stored 2D as float64."""
-    d = px - stored
-    dx, dy = d[..., 0], d[..., 1]
-    err = np.sqrt(dx * dx + dy * dy)  # np.linalg.norm(d, axis=-1) bit for bit, without its slow length-2 reduction
+    err = _errors(px, stored)
     if not err.size:
         return None
     k = int(np.argmax(err))
@@ -66,7 +64,8 @@ def error_blocks(px, stored, bounds):
 
 
 def _errors(px, stored):
-    """Euclidean pixel distances (..., ) between px and stored (float32 stored is widened exactly)."""
+    """Euclidean pixel distances (...) between px and stored (float32 stored is widened exactly);
+    np.linalg.norm(px - stored, axis=-1) bit for bit, without its slow length-2 reduction."""
     d = px - stored
     dx, dy = d[..., 0], d[..., 1]
     return np.sqrt(dx * dx + dy * dy)

@@ -3,12 +3,10 @@
 `DatasetBuilder` takes sequences one at a time (so the Blender layer can run it step by step and cancel
 without writing anything), then `finish()` builds the rigs, projects and writes every file atomically.
 """
-import os
 import platform
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from . import __version__
 from .check import combine_error_blocks, error_blocks
 from .errors import HPD3DError, InputError, MappingError
 from .layouts import H36M17, source_layout
+from .parallel import thread_map
 from .projection import project
 from .rigs import RigSettings, build_rig
 from .sequence import sequence_from_bvh
@@ -174,15 +173,12 @@ class DatasetBuilder:
         by_subject = {}
         for t in self.takes:
             by_subject.setdefault(t.subject, []).append(t)
-        cameras = {}
-        for subject, takes in by_subject.items():
-            points = np.concatenate([t.joints.reshape(-1, 3) for t in takes])
-            cameras[subject] = build_rig(opts.rig, points, subject)
-        positions_3d, positions_2d, visibility = {}, {}, {}
+        cameras, positions_3d, positions_2d, visibility = {}, {}, {}, {}
         errors = {}  # (subject, action, camera) -> error_block of the stored 2D against the exact projection
         for subject, takes in by_subject.items():
-            # One array per subject, projected camera by camera on a thread each: whole-array numpy work
-            # releases the GIL, so the cameras share the cores, and per-take overhead disappears.
+            cameras[subject] = build_rig(opts.rig, np.concatenate([t.joints.reshape(-1, 3) for t in takes]), subject)
+            # One array per subject (the stored float32 3D), projected camera by camera on threads: the
+            # cameras share the cores, and per-take overhead disappears.
             stored3d = [t.joints.astype(np.float32) for t in takes]
             bounds = np.cumsum([0] + [len(p) for p in stored3d])
             points = np.concatenate(stored3d).astype(np.float64)
@@ -190,11 +186,9 @@ class DatasetBuilder:
             def view(cam, points=points, bounds=bounds):
                 p, v = project(points, cam)
                 p32 = p.astype(np.float32)
-                blocks = error_blocks(p, p32, bounds)
-                return p32, v, blocks
+                return p32, v, error_blocks(p, p32, bounds)
 
-            with ThreadPoolExecutor(max_workers=max(1, min(len(cameras[subject]), os.cpu_count() or 1))) as pool:
-                views = list(pool.map(view, cameras[subject]))
+            views = thread_map(view, cameras[subject])
             for k, t in enumerate(takes):
                 a, b = bounds[k], bounds[k + 1]
                 positions_3d.setdefault(subject, {})[t.action] = stored3d[k]

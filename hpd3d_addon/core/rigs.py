@@ -6,9 +6,7 @@ above, and an elevation angle. Fitting moves each camera back along its line of 
 of every frame is inside its image with `margin` pixels to spare (it never moves a camera closer).
 """
 import json
-import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 
 from .cameras import Camera, look_at_rotation
 from .errors import HPD3DError
+from .parallel import thread_map
 from .projection import CHUNK_POINTS, project
 
 # Human3.6M's four cameras: intrinsics in pixels, distortion, azimuth (VideoPose3D's metadata).
@@ -191,11 +190,10 @@ def build_rig(settings, points, subject=""):
         raise RigError(f"unknown rig kind '{settings.kind}'")
     if settings.fit:
         centered = points - target
-        def fit(k):  # whole-array numpy work releases the GIL: cameras are fitted on a thread each
+        def fit(k):
             c = cams[k]
             return fit_camera(c, points, target, settings.margin, centered) if _movable(settings, k) else c
-        with ThreadPoolExecutor(max_workers=max(1, min(len(cams), os.cpu_count() or 1))) as pool:
-            cams = list(pool.map(fit, range(len(cams))))
+        cams = thread_map(fit, range(len(cams)))
     return cams
 
 

@@ -3,7 +3,6 @@
 An existing dataset is never touched unless `overwrite` is set, and a failure part-way leaves the
 folder as it was.
 """
-import io
 import json
 import os
 import pickle
@@ -66,13 +65,6 @@ class NpzContent:
 
     def write_to(self, fh):
         write_npz(fh, self.arrays)
-
-
-def npz_bytes(**arrays):
-    """The .npz content for `arrays` as bytes (see write_npz)."""
-    buf = io.BytesIO()
-    write_npz(buf, arrays)
-    return buf.getvalue()
 
 
 def literal_text(value):
@@ -157,4 +149,4 @@ def copy_loader_bytes():
     return loader_source().read_bytes()
 
 
-__all__ = ["npz_bytes", "write_npz", "NpzContent", "literal_text", "json_text", "write_files", "loader_source", "copy_loader_bytes"]
+__all__ = ["write_npz", "NpzContent", "literal_text", "json_text", "write_files", "loader_source", "copy_loader_bytes"]
