@@ -59,12 +59,16 @@ def generate_options(props, scene):
         raise UserError("Output Folder is empty: choose where to write the dataset")
     if not props.dataset_name.strip():
         raise UserError("Dataset Name is empty")
-    return GenerateOptions(
-        out=_abspath(props.output_dir), name=props.dataset_name.strip(), layout=props.layout,
-        end_sites=props.end_sites, preset=props.preset, mapping=_abspath(props.mapping),
-        scale="auto" if props.auto_scale else _f(props.scale), fps=_f(props.fps) if props.fps > 0 else None,
-        rig=rig_settings(props, scene), subject=props.subject.strip(), strict=props.strict,
-        overwrite=props.overwrite, preview=props.preview)
+    return GenerateOptions(out=_abspath(props.output_dir), name=props.dataset_name.strip(),
+                           rig=rig_settings(props, scene), strict=props.strict, overwrite=props.overwrite,
+                           preview=props.preview, **_motion_settings(props))
+
+
+def _motion_settings(props):
+    """The settings that decide how motion is read and mapped (layout, skeleton, scale, fps, subject)."""
+    return dict(layout=props.layout, end_sites=props.end_sites, preset=props.preset, mapping=_abspath(props.mapping),
+                scale="auto" if props.auto_scale else _f(props.scale), fps=_f(props.fps) if props.fps > 0 else None,
+                subject=props.subject.strip())
 
 
 def scene_rig_cameras(scene):
@@ -406,9 +410,7 @@ class HPD3D_OT_build_rig(bpy.types.Operator):
 
 def generate_options_for_rig(props):
     """Options for reading the motion only (no output folder needed)."""
-    return GenerateOptions(layout=props.layout, end_sites=props.end_sites, preset=props.preset,
-                           mapping=_abspath(props.mapping), scale="auto" if props.auto_scale else _f(props.scale),
-                           fps=_f(props.fps) if props.fps > 0 else None, subject=props.subject.strip())
+    return GenerateOptions(**_motion_settings(props))
 
 
 CLASSES = (HPD3D_OT_import_bvh, HPD3D_OT_build_rig, HPD3D_OT_generate_dataset)
