@@ -15,13 +15,14 @@ import numpy as np
 from . import __version__
 from .check import combine_error_blocks, error_blocks
 from .errors import HPD3DError, InputError, MappingError
+from .formats.videopose3d import NpzContent
 from .layouts import H36M17, source_layout
 from .parallel import thread_map
 from .projection import project
 from .rigs import RigSettings, build_rig
 from .sequence import sequence_from_bvh
 from .skeleton_presets import load_mapping_file, resolve
-from .writer import NpzContent, copy_loader_bytes, json_text, literal_text, write_files
+from .writer import copy_loader_bytes, json_text, literal_text, write_files
 
 
 @dataclass
