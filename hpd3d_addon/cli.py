@@ -1,8 +1,10 @@
-"""Command line: `hpd3d generate|check|presets` (also `python -m hpd3d_addon`)."""
+"""Command line: `hpd3d generate|check|presets|rigs` (also `python -m hpd3d_addon`)."""
 import argparse
+import json
 import sys
 
 from .core import __version__
+from .core import camera_sampling
 from .core.dataset import GenerateOptions, generate
 from .core.errors import HPD3DError
 from .core.rigs import parse_rig
@@ -57,6 +59,11 @@ def build_parser():
     g.add_argument("--margin", type=float, default=20.0, help="fit margin in pixels (default 20)")
     g.add_argument("--distortion", default="none", help="none (default), h36m, or k1,k2,k3,p1,p2")
     g.add_argument("--seed", type=int, default=0, help="seed of random rigs (default 0)")
+    g.add_argument("--camera-dist", default="default", metavar="NAME|FILE.json",
+                   help="camera distribution of random:N rigs: default, h36m-like, wham, wide, or a JSON file "
+                        "(see `hpd3d rigs`)")
+    g.add_argument("--camera-per", choices=("subject", "take"), default="subject",
+                   help="one rig per subject (default), or per take: each take becomes subject SUBJECT/ACTION")
     g.add_argument("--subject", default="", help="use this subject name for every input")
     g.add_argument("--workers", type=_positive(int), default=1, help="parallel processes (same output)")
     g.add_argument("--strict", action="store_true", help="stop at the first bad file and write nothing")
@@ -69,6 +76,8 @@ def build_parser():
     c.add_argument("--name", default=None, help="dataset name when the folder holds several")
 
     sub.add_parser("presets", help="list skeleton presets")
+    r = sub.add_parser("rigs", help="list the camera distributions of random:N rigs (--camera-dist)")
+    r.add_argument("--json", metavar="NAME", default=None, help="print this preset as a JSON file to edit")
     return p
 
 
@@ -83,13 +92,25 @@ def _progress(quiet):
     return lambda it, total: tqdm(it, total=total, unit="file", desc="reading", file=sys.stderr, disable=None)
 
 
+def rigs_text(as_json=None):
+    """`hpd3d rigs`: the camera distributions with their parameters, or one of them as JSON."""
+    if as_json:
+        return json.dumps(camera_sampling.resolve(as_json).to_json(), indent=2)
+    blocks = ["Camera distributions of --rig random:N (--camera-dist NAME, or a JSON file like "
+              "`hpd3d rigs --json NAME`)."
+              " Angles in degrees, distance in metres, focal and principal-point offset in pixels."]
+    blocks += ["\n".join(d.lines()) for d in camera_sampling.PRESETS.values()]
+    return "\n\n".join(blocks)
+
+
 def options_from_args(a):
     try:
         w, h = (int(v) for v in a.resolution.lower().split("x"))
     except ValueError:
         raise HPD3DError(f"invalid --resolution '{a.resolution}': use WxH, e.g. 1920x1080") from None
     rig = parse_rig(a.rig, distance=a.distance, height=a.height, focal=a.focal, res_w=w, res_h=h,
-                    fit=not a.no_fit, margin=a.margin, seed=a.seed, distortion=a.distortion)
+                    fit=not a.no_fit, margin=a.margin, seed=a.seed, distortion=a.distortion,
+                    camera_dist=a.camera_dist, camera_per=a.camera_per)
     return GenerateOptions(out=a.out, name=a.name, layout=a.layout, end_sites=a.end_sites, preset=a.preset,
                            mapping=a.mapping, scale=a.scale, fps=a.fps, rig=rig, subject=a.subject,
                            strict=a.strict, overwrite=a.overwrite, preview=a.preview)
@@ -117,6 +138,9 @@ def main(argv=None):
         if args.command == "presets":
             for p in PRESETS.values():
                 print(f"{p.name:14s} {p.description}")
+            return 0
+        if args.command == "rigs":
+            print(rigs_text(args.json))
             return 0
         if args.command == "check":
             from .core.check import check_folder

@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +171,8 @@ class DatasetBuilder:
             if t.joint_names != first.joint_names:
                 raise HPD3DError(f"{t.source}: its joints ({len(t.joint_names)}) differ from {first.source}'s "
                                  f"({len(first.joint_names)}); a dataset needs one joint layout")
+        if opts.rig.camera_per == "take":
+            self.takes = cameras_per_take(self.takes)
         by_subject = {}
         for t in self.takes:
             by_subject.setdefault(t.subject, []).append(t)
@@ -248,6 +250,12 @@ class DatasetBuilder:
                       time.perf_counter() - self.started)
 
 
+def cameras_per_take(takes):
+    """--camera-per take: each take becomes its own subject 'SUBJECT/ACTION', so it gets its own rig (and,
+    for random rigs, its own seed); the VideoPose3D format keeps cameras per subject."""
+    return [replace(t, subject=f"{t.subject}/{t.action}") for t in takes]
+
+
 def camera_tables(cameras):
     """(intrinsics list, extrinsics dict) as written to camera_*.txt.
 
@@ -274,6 +282,11 @@ def _settings_dict(opts):
     d = asdict(opts)
     rig = d.pop("rig")
     rig.pop("json_cameras", None)
+    rig.pop("distribution", None)
+    if opts.rig.kind != "random":
+        rig.pop("camera_dist", None)
+    else:
+        rig["camera_distribution"] = opts.rig.distribution.to_json() if opts.rig.distribution else None
     d["rig"] = dict(rig, spec=opts.rig.describe())
     return d
 

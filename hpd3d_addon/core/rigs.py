@@ -1,5 +1,6 @@
 """Camera rigs around a subject: Human3.6M-like, rings, domes, random, or a JSON file; fitted to the motion.
 
+Random rigs draw their cameras from a camera distribution (core/camera_sampling.py, `--camera-dist`).
 Placement: a camera sits at `distance` metres from the target (the centre of the subject's motion) at an
 azimuth measured from the subject's front (world -Y, where a BVH's +Z faces) counter-clockwise seen from
 above, and an elevation angle. Fitting moves each camera back along its line of sight until every joint
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import camera_sampling
 from .cameras import Camera, look_at_rotation
 from .errors import HPD3DError
 from .parallel import thread_map
@@ -53,6 +55,9 @@ class RigSettings:
     distortion: str = "none"
     json_path: str = ""
     json_cameras: list = field(default_factory=list)
+    camera_dist: str = "default"       # random rigs: a camera_sampling preset name or a JSON file
+    camera_per: str = "subject"        # cameras per subject, or per take (each take its own subject)
+    distribution: object = None        # the resolved CameraDistribution (random rigs), set by parse_rig
 
     def describe(self):
         if self.kind == "ring" or self.kind == "random":
@@ -65,9 +70,13 @@ class RigSettings:
 
 
 def parse_rig(spec, **overrides):
-    """RigSettings from a --rig string: h36m, ring:N, dome[:N@ELEV,...], random:N or a .json path."""
+    """RigSettings from a --rig string: h36m, ring:N, dome[:N@ELEV,...], random:N or a .json path.
+
+    `camera_dist` (a preset name or JSON file) is resolved here; it is only for random:N rigs."""
     s = spec.strip()
     settings = RigSettings(**overrides)
+    if settings.camera_per not in ("subject", "take"):
+        raise RigError(f"invalid --camera-per '{settings.camera_per}': use subject or take")
     kind, _, arg = s.partition(":")
     kind = kind.lower()
     try:
@@ -96,6 +105,10 @@ def parse_rig(spec, **overrides):
             raise ValueError
     except ValueError:
         raise RigError(f"invalid --rig '{spec}': use h36m, ring:N, dome:N@ELEV,N@ELEV..., random:N or FILE.json") from None
+    if settings.kind == "random":
+        settings.distribution = camera_sampling.resolve(settings.camera_dist)
+    elif (settings.camera_dist or "default") != "default":
+        raise RigError(f"--camera-dist {settings.camera_dist} is for --rig random:N (this rig is {settings.describe()})")
     return settings
 
 
@@ -144,6 +157,24 @@ def _placed(cid, target, azimuth, elevation, distance, roll, focal, center, res,
                   translation=position, radial=radial, tangential=tangential, azimuth=float(azimuth))
 
 
+def _sampled(cid, target, p, mid, res, radial, tangential):
+    """A camera from sampled parameters (camera_sampling.PARAMETERS): looking at the target from elevation
+    `pitch` when `height` is None, else standing at `height`, `distance` horizontally from the target,
+    facing it and tilted down by `pitch`."""
+    focal = (p["focal"], p["focal"])
+    center = (mid[0] + p["principal_x"], mid[1] + p["principal_y"])
+    if p["height"] is None:
+        return _placed(cid, target, p["yaw"], p["pitch"], p["distance"], p["roll"], focal, center, res,
+                       radial, tangential)
+    az, tilt = np.radians(p["yaw"]), np.radians(p["pitch"])
+    outward = np.array([np.sin(az), -np.cos(az), 0.0])
+    position = np.array([target[0], target[1], p["height"]]) + p["distance"] * outward
+    forward = -np.cos(tilt) * outward + np.array([0.0, 0.0, -np.sin(tilt)])
+    return Camera(id=str(cid), res_w=int(res[0]), res_h=int(res[1]), focal=np.asarray(focal, float),
+                  center=np.asarray(center, float), rotation=look_at_rotation(position, position + forward, p["roll"]),
+                  translation=position, radial=radial, tangential=tangential, azimuth=float(p["yaw"]))
+
+
 def _elevation_for_height(settings, target):
     """Elevation (degrees) that puts a camera at `settings.height` metres at `settings.distance`."""
     dz = np.clip((settings.height - target[2]) / settings.distance, -1, 1)
@@ -174,15 +205,11 @@ def build_rig(settings, points, subject=""):
                                     (settings.focal, settings.focal), mid, res, radial, tangential))
                 k += 1
     elif settings.kind == "random":
+        dist = settings.distribution or camera_sampling.resolve(settings.camera_dist)
         rng = np.random.default_rng([settings.seed, zlib.crc32(subject.encode("utf-8"))])
-        for k in range(settings.count):
-            az = rng.uniform(0, 360)
-            el = rng.uniform(-5, 35)
-            dist = settings.distance * rng.uniform(0.8, 1.4)
-            f = settings.focal * rng.uniform(0.8, 1.25)
-            roll = rng.uniform(-5, 5)
+        for k, p in enumerate(camera_sampling.sample(dist, rng, settings.count, settings)):
             radial, tangential = _distortion(settings, k)
-            cams.append(_placed(f"cam{k:02d}", target, az, el, dist, roll, (f, f), mid, res, radial, tangential))
+            cams.append(_sampled(f"cam{k:02d}", target, p, mid, res, radial, tangential))
     elif settings.kind == "json":
         for k, c in enumerate(settings.json_cameras):
             cams.append(_json_camera(c, k, target, settings))
@@ -231,6 +258,13 @@ def fit_camera(camera, points, target, margin, centered=None):
     if centered is None:
         centered = points - target
     d0 = float(np.dot(target - base, forward))             # current distance to the target along the axis
+    # The camera moves along its own axis. Usually that axis passes through the target; a camera aimed
+    # elsewhere (a sampled height and tilt) sees the target off the axis by (ox, oy): the bound below
+    # takes the points relative to the axis point nearest the target, `aim`, instead.
+    aim, (ox, oy, _) = target, (0.0, 0.0, 0.0)
+    off = (target - (base + d0 * forward)) @ camera.rotation
+    if np.hypot(off[0], off[1]) > 1e-9 * max(abs(d0), 1.0):
+        aim, (ox, oy, _) = base + d0 * forward, off
     fx, fy = camera.focal
     cx, cy = camera.center
     lo_x, hi_x = (margin - cx) / fx, (camera.res_w - margin - cx) / fx
@@ -243,15 +277,18 @@ def fit_camera(camera, points, target, margin, centered=None):
     for start in range(0, len(centered), CHUNK_POINTS):
         local = centered[start:start + CHUNK_POINTS] @ camera.rotation
         a, b, c = local[:, 0], local[:, 1], local[:, 2]
+        if aim is not target:
+            a += ox
+            b += oy
         need = max(need, _max_of(a, hi_x, c), _max_of(a, lo_x, c), _max_of(b, hi_y, c), _max_of(b, lo_y, c),
                    float(np.max(0.05 - c)))
     d = max(d0, need)
     cam = camera
     if not camera.radial.any() and not camera.tangential.any() and max(-lo_x, hi_x, -lo_y, hi_y) <= 1:
         # Pinhole and the image inside the model's +-45 degree clamp: the bound is exact, nothing to check.
-        return _with_translation(camera, target - d * forward)
+        return _with_translation(camera, aim - d * forward)
     for _ in range(60):  # distortion is not in the bound: check with the full model, step back if needed
-        cam = _with_translation(camera, target - d * forward)
+        cam = _with_translation(camera, aim - d * forward)
         px, _ = project(points, cam)
         x, y = px[:, 0], px[:, 1]
         # The bound puts the outermost joint exactly on the margin: allow rounding there (FIT_TOLERANCE_PX), or a
