@@ -15,7 +15,9 @@ class _HPD3DPanel:
 
     def split_layout(self):
         """The panel's layout with labels left of their fields, as Blender's own property panels."""
-        layout = self.split_layout()
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
         return layout
 
 

@@ -69,6 +69,7 @@ def run_session(python, zip_path, tasks, workdir, timeout=900, install="addon"):
     if done.returncode != 0 or not result.is_file():
         pytest.fail(f"addon_session.py failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
     out = json.loads(result.read_text())
+    out["log"] = done.stdout + done.stderr
     for i, t in enumerate(out.get("tasks", [])):
         if isinstance(t, dict) and "error" in t and isinstance(t["error"], str) and "Traceback" in t["error"]:
             pytest.fail(f"task {tasks[i]['kind']} raised inside Blender:\n{t['error']}")

@@ -256,7 +256,62 @@ def task_import_bvh(t):
     return out
 
 
-TASKS = {"generate": task_generate, "build_rig": task_build_rig, "errors": task_errors,
+class PanelProxy:
+    """Stands in for a panel instance: `layout` is a real UILayout; the panel class's own methods and
+    attributes (split_layout, bl_label, ...) are found on the class."""
+
+    def __init__(self, cls, layout):
+        self._cls, self.layout = cls, layout
+
+    def __getattr__(self, name):
+        value = getattr(self._cls, name)
+        return value.__get__(self) if callable(value) and hasattr(value, "__get__") else value
+
+
+def _view3d_override():
+    """(area, region) of the window's 3D Viewport sidebar, where the panels live, or (None, None)."""
+    win = bpy.context.window
+    for area in (win.screen.areas if win and win.screen else []):
+        if area.type == "VIEW_3D":
+            return area, next((r for r in area.regions if r.type == "UI"), None)
+    return None, None
+
+
+def task_panel_draws(t):
+    """Every HPD3D panel's draw (and draw_header) called with a real UILayout in every state of
+    panel_states.STATES. Background Blender has no region to draw a panel into, but the window manager's
+    popup menu (popmenu_begin__internal, what WindowManager.popup_menu uses) hands out a real UILayout
+    without a display; its end (which would draw the popup) is never called: it needs a GPU."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import panel_states
+    reset()
+    paths = {"sample_dir": t["sample_dir"], "out_dir": t["out_dir"]}
+    wm = bpy.context.window_manager
+    area, region = _view3d_override()
+    panels = panel_states.panel_classes()
+    out = {"panels": [c.__name__ for c in panels], "area": area is not None, "states": []}
+    for state in panel_states.STATES:
+        label = panel_states.apply(state, paths)
+        drawn = {}
+        with bpy.context.temp_override(area=area, region=region):
+            for cls in panels:
+                if not cls.poll(bpy.context):
+                    drawn[cls.__name__] = "poll False"
+                    continue
+                for method in ("draw_header", "draw"):
+                    if not callable(getattr(cls, method, None)):
+                        continue
+                    popup = wm.popmenu_begin__internal(cls.bl_label, icon="NONE")
+                    try:
+                        getattr(cls, method)(PanelProxy(cls, popup.layout), bpy.context)
+                        drawn[cls.__name__ + ("" if method == "draw" else "." + method)] = "completed"
+                    except Exception:
+                        drawn[cls.__name__ + ("" if method == "draw" else "." + method)] = traceback.format_exc()
+        out["states"].append({"label": label, "drawn": drawn})
+    return out
+
+
+TASKS = {"generate": task_generate, "panel_draws": task_panel_draws, "build_rig": task_build_rig, "errors": task_errors,
          "import_bvh": task_import_bvh,
          "register_cycles": lambda t: register_cycles(), "settings": lambda t: settings_dump()}
 

@@ -4,27 +4,47 @@ tests/blender/test_blender_gui.py):
     blender --factory-startup --python gui_driver.py -- STATE_DIR ZIP SAMPLE_DIR MANY_DIR OUT_DIR CANCEL_DIR
 
 Installs the add-on zip through Preferences > Add-ons > Install (the operator the button runs), enables it,
-opens the 3D Viewport's sidebar, then talks with the test through files in STATE_DIR:
-  writes geometry.json   (window and sidebar region rectangles, for the test's xdotool clicks on the tab)
-  writes panel_drawn     when an HPD3D panel has been drawn (the user clicked the HPD3D tab)
-  waits for go_cancel    then starts Generate Dataset from the UI (modal) on MANY_DIR and writes
-                         modal_started; the test presses Esc; writes cancelled.json
-  waits for go_generate  then starts Generate Dataset (modal) on SAMPLE_DIR, waits, writes generated.json
-                         (with what Import BVH for Preview reports on this build), and quits Blender.
+and wraps the `draw` (and `draw_header`) of every HPD3D panel to record, per state, each call and whether
+it completed (an exception is recorded with its traceback and raised again, so Blender shows it as it
+would). Then it opens the 3D Viewport's sidebar and talks with the test through files in STATE_DIR:
+  writes geometry.json   window and sidebar rectangles, for the test's xdotool clicks on the tab strip
+  writes tab_open.json   once an HPD3D panel's draw was called (the user clicked the HPD3D tab), after
+                         waiting for every panel to complete a draw
+  waits for go           (the test has dragged the sidebar wider), then walks the panels through every
+                         state of panel_states.STATES, redrawing the sidebar and waiting in each state
+                         until every HPD3D panel completed a draw in it
+  writes modal_started   after starting Generate Dataset from the UI (modal) on MANY_DIR; the test
+                         presses Esc; writes cancelled.json
+  runs Generate Dataset  (modal) on SAMPLE_DIR to the end; Import BVH for Preview
+  writes screenshot_ready with the panel showing the run's report and short display paths; waits for
+                         screenshot_taken
+  writes result.json     every state's draw record, the errors, the runs; and quits Blender.
 Anything unexpected goes to STATE_DIR/driver_error.txt and Blender quits.
 """
 import json
 import sys
 import time
 import traceback
+from collections import defaultdict
 from pathlib import Path
 
 import bpy
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import panel_states  # noqa: E402
+
 args = sys.argv[sys.argv.index("--") + 1:]
 STATE, ZIP, SAMPLE_DIR, MANY_DIR, OUT_DIR, CANCEL_DIR = (Path(a) for a in args[:6])
 MODULE = "hpd3d_addon"
-state = {"step": "install", "t0": time.time(), "drawn": False}
+STATE_TIMEOUT = 6.0          # seconds to wait in one state for every panel to complete a draw
+# what the screenshot (docs/panel.png) shows in the path fields: readable, not the test's temp folders
+DISPLAY_PATHS = {"input_path": "/home/user/mocap/", "output_dir": "/home/user/hpd3d_out/"}
+
+current = {"label": "before_click"}
+draws = defaultdict(lambda: defaultdict(lambda: {"calls": 0, "completed": 0}))   # label -> panel -> counts
+errors = []                                                                        # draws that raised
+states = []
+result = {"blender": bpy.app.version_string, "draws": draws, "errors": errors, "states": states}
 
 
 def write(name, data=None):
@@ -39,103 +59,157 @@ def view3d():
             if area.type == "VIEW_3D":
                 region = next(r for r in area.regions if r.type == "UI")
                 return win, area, region
-    return None, None, None
+    raise RuntimeError("no 3D Viewport in the window")
+
+
+def override():
+    win, area, region = view3d()
+    return bpy.context.temp_override(window=win, area=area, region=region)
+
+
+def record(cls, method):
+    """Replace cls.method by one that counts the call, and the completion, under the current state."""
+    original = getattr(cls, method)
+    key = cls.__name__ + ("" if method == "draw" else "." + method)
+
+    def wrapped(self, context):
+        rec = draws[current["label"]][key]
+        rec["calls"] += 1
+        try:
+            original(self, context)
+        except BaseException:
+            errors.append({"state": current["label"], "panel": key, "traceback": traceback.format_exc()})
+            raise
+        rec["completed"] += 1
+    setattr(cls, method, wrapped)
+    return key
 
 
 def install():
     bpy.ops.preferences.addon_install(filepath=str(ZIP), overwrite=True)
     bpy.ops.preferences.addon_enable(module=MODULE)
-    # mark when the add-on's panel is really drawn (only when its tab is the active one)
-    panel = bpy.types.HPD3D_PT_output
-    original = panel.draw
-
-    def draw(self, context):
-        state["drawn"] = True
-        original(self, context)
-    panel.draw = draw
+    keys = []
+    for cls in panel_states.panel_classes():
+        for method in ("draw_header", "draw"):
+            if callable(getattr(cls, method, None)):
+                keys.append(record(cls, method))
+    result["panels"] = keys
     props = bpy.context.scene.hpd3d
-    props.input_path = str(SAMPLE_DIR)
-    props.output_dir = str(OUT_DIR)
-    props.subject = "S1"
+    props.input_path, props.output_dir, props.subject = str(SAMPLE_DIR), str(OUT_DIR), "S1"
 
 
-def start_generate(win, area, region):
-    with bpy.context.temp_override(window=win, area=area, region=region):
-        return bpy.ops.hpd3d.generate_dataset("INVOKE_DEFAULT")
+def expected_panels():
+    """The recorded panel methods whose panel shows now (its poll passes)."""
+    with override():
+        shown = {c.__name__ for c in panel_states.panel_classes() if c.poll(bpy.context)}
+    return [k for k in result["panels"] if k.split(".")[0] in shown]
+
+
+def redraw(label):
+    """Draw the sidebar in state `label` and wait until every shown panel completed a draw in it."""
+    current["label"] = label
+    _win, _area, region = view3d()
+    started = time.time()
+    while True:
+        region.tag_redraw()
+        yield 0.05
+        want = expected_panels()
+        missing = [k for k in want if draws[label][k]["completed"] == 0]
+        if not missing or time.time() - started > (1.0 if errors else STATE_TIMEOUT):
+            break
+    states.append({"label": label, "expected": want, "missing": missing, "sidebar_width": view3d()[2].width,
+                   "seconds": round(time.time() - started, 2)})
+    current["label"] = "between"
+
+
+def wait_until(condition, seconds, what):
+    end = time.time() + seconds
+    while not condition():
+        if time.time() > end:
+            raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
+        yield 0.05
+
+
+def start_generate():
+    with override():
+        return sorted(bpy.ops.hpd3d.generate_dataset("INVOKE_DEFAULT"))
+
+
+def script():
+    install()
+    win, area, region = view3d()
+    area.spaces.active.show_region_ui = True
+    yield 0.5
+    win, area, region = view3d()
+    write("geometry.json", {
+        "blender": bpy.app.version_string,
+        "window": {"x": win.x, "y": win.y, "width": win.width, "height": win.height},
+        "sidebar": {"x": region.x, "y": region.y, "width": region.width, "height": region.height},
+        "ui_scale": bpy.context.preferences.system.ui_scale,
+        "drawn_before_click": sum(r["calls"] for r in draws["before_click"].values())})
+    yield from wait_until(lambda: any(r["calls"] for r in draws["before_click"].values()), 180, "the tab click")
+    yield from redraw("tab")
+    write("tab_open.json", states[-1])
+    yield from wait_until(lambda: (STATE / "go").exists(), 60, "the test's go")
+
+    for state in panel_states.STATES:
+        with override():
+            label = panel_states.apply(state, {"sample_dir": SAMPLE_DIR, "out_dir": OUT_DIR.parent / "walk_out"})
+        yield from redraw(label)
+
+    props = bpy.context.scene.hpd3d
+    # A long run started from the UI, cancelled with Esc by the test: nothing written.
+    props.source, props.rig_type, props.overwrite = "BVH", "H36M", False
+    props.input_path, props.output_dir, props.last_report = str(MANY_DIR), str(CANCEL_DIR), ""
+    current["label"] = "running"
+    result["cancel_started"] = start_generate()
+    write("modal_started", {"result": result["cancel_started"]})
+    yield from wait_until(lambda: props.last_report, 120, "the cancel")
+    result["cancelled"] = {"report": props.last_report,
+                           "files": sorted(p.name for p in CANCEL_DIR.iterdir()) if CANCEL_DIR.exists() else []}
+    yield from redraw("cancelled")
+
+    # A run that finishes.
+    props.input_path, props.output_dir, props.last_report = str(SAMPLE_DIR), str(OUT_DIR), ""
+    bpy.context.scene.frame_set(5)
+    current["label"] = "running"
+    started = start_generate()
+    yield from wait_until(lambda: props.last_report, 120, "Generate Dataset")
+    result["generated"] = {"report": props.last_report, "started": started,
+                           "frame_after": bpy.context.scene.frame_current}
+    yield from redraw("generated")
+    try:
+        result["import_bvh"], result["import_bvh_error"] = sorted(bpy.ops.hpd3d.import_bvh()), None
+    except RuntimeError as exc:
+        result["import_bvh"], result["import_bvh_error"] = None, str(exc)
+
+    # The screenshot: the panel after that run, with paths a reader can take in, without the test's objects.
+    for key, value in DISPLAY_PATHS.items():
+        setattr(props, key, value)
+    props.last_report = props.last_report.replace(str(OUT_DIR), DISPLAY_PATHS["output_dir"].rstrip("/"))
+    for name in ("Walker", "HPD3D test mesh"):
+        if name in bpy.data.objects:
+            bpy.data.objects.remove(bpy.data.objects[name])
+    yield from redraw("screenshot")
+    write("screenshot_ready")
+    yield from wait_until(lambda: (STATE / "screenshot_taken").exists(), 60, "the screenshot")
+    write("result.json", result)
+    bpy.ops.wm.quit_blender()
+
+
+steps = script()
 
 
 def tick():
     try:
-        return _tick()
+        return next(steps)
+    except StopIteration:
+        return None
     except Exception:
         (STATE / "driver_error.txt").write_text(traceback.format_exc())
+        write("result.json", result)
         bpy.ops.wm.quit_blender()
         return None
-
-
-def _tick():
-    step = state["step"]
-    win, area, region = view3d()
-    props = bpy.context.scene.hpd3d if hasattr(bpy.context.scene, "hpd3d") else None
-    if step == "install":
-        install()
-        area.spaces.active.show_region_ui = True
-        state["step"] = "geometry"
-        return 0.5
-    if step == "geometry":
-        write("geometry.json", {
-            "blender": bpy.app.version_string,
-            "window": {"x": win.x, "y": win.y, "width": win.width, "height": win.height},
-            "area": {"x": area.x, "y": area.y, "width": area.width, "height": area.height},
-            "sidebar": {"x": region.x, "y": region.y, "width": region.width, "height": region.height},
-            "ui_scale": bpy.context.preferences.system.ui_scale,
-            "panel_drawn_before_click": state["drawn"]})
-        state["step"] = "wait_panel"
-        return 0.1
-    if step == "wait_panel":
-        if state["drawn"]:
-            write("panel_drawn", {"seconds": time.time() - state["t0"]})
-            state["step"] = "wait_go_cancel"
-        return 0.1
-    if step == "wait_go_cancel":
-        if (STATE / "go_cancel").exists():
-            props.input_path, props.output_dir, props.last_report = str(MANY_DIR), str(CANCEL_DIR), ""
-            result = start_generate(win, area, region)
-            write("modal_started", {"result": sorted(result)})
-            state["step"] = "wait_cancelled"
-            state["since"] = time.time()
-        return 0.05
-    if step == "wait_cancelled":
-        if props.last_report:
-            write("cancelled.json", {"report": props.last_report,
-                                     "files": sorted(p.name for p in CANCEL_DIR.iterdir()) if CANCEL_DIR.exists() else []})
-            state["step"] = "wait_go_generate"
-        elif time.time() - state["since"] > 120:
-            raise RuntimeError("the cancelled generation neither finished nor cancelled in 120 s")
-        return 0.05
-    if step == "wait_go_generate":
-        if (STATE / "go_generate").exists():
-            props.input_path, props.output_dir, props.last_report = str(SAMPLE_DIR), str(OUT_DIR), ""
-            bpy.context.scene.frame_set(5)
-            result = start_generate(win, area, region)
-            state.update(step="wait_generated", since=time.time(), started=sorted(result))
-        return 0.05
-    if step == "wait_generated":
-        if props.last_report:
-            try:
-                imported = sorted(bpy.ops.hpd3d.import_bvh())
-                import_error = None
-            except RuntimeError as exc:
-                imported, import_error = None, str(exc)
-            write("generated.json", {"report": props.last_report, "started": state["started"],
-                                     "frame_after": bpy.context.scene.frame_current,
-                                     "import_bvh": imported, "import_bvh_error": import_error})
-            bpy.ops.wm.quit_blender()
-            return None
-        if time.time() - state["since"] > 120:
-            raise RuntimeError("Generate Dataset did not finish in 120 s")
-        return 0.05
-    return None
 
 
 bpy.app.timers.register(tick, first_interval=1.0, persistent=True)
