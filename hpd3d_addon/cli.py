@@ -69,6 +69,15 @@ def build_parser():
     g.add_argument("--strict", action="store_true", help="stop at the first bad file and write nothing")
     g.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
     g.add_argument("--preview", action="store_true", help="also write preview_NAME.png (needs matplotlib)")
+    g.add_argument("--keypoints", default="gt",
+                   help="2D keypoint sources, comma-separated: gt (exact, always written), detector "
+                        "(data_2d_NAME_detector.npz: detector-like noise, confidences); default gt")
+    g.add_argument("--noise", default="cpn",
+                   help="detector noise model: cpn (default, see README), gauss:SIGMA_PX, or FILE.json")
+    g.add_argument("--noise-seed", type=int, default=None, help="seed of the detector noise (default: --seed)")
+    g.add_argument("--layout-2d", choices=("h36m17", "coco17"), default="h36m17",
+                   help="2D keypoint layout: h36m17 (default, as the 3D) or coco17 (COCO order, face points "
+                        "from the head); the 3D stays Human3.6M-17")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
     c = sub.add_parser("check", help="validate a dataset folder (shapes, counts, reprojection error)")
@@ -113,7 +122,21 @@ def options_from_args(a):
                     camera_dist=a.camera_dist, camera_per=a.camera_per)
     return GenerateOptions(out=a.out, name=a.name, layout=a.layout, end_sites=a.end_sites, preset=a.preset,
                            mapping=a.mapping, scale=a.scale, fps=a.fps, rig=rig, subject=a.subject,
-                           strict=a.strict, overwrite=a.overwrite, preview=a.preview)
+                           strict=a.strict, overwrite=a.overwrite, preview=a.preview,
+                           **_keypoint_settings(a))
+
+
+def _keypoint_settings(a):
+    """--keypoints, --noise, --noise-seed, --layout-2d, validated before any file is read."""
+    from .core.dataset import keypoint_sources
+    from .core.noise import parse_noise
+    settings = dict(keypoints=tuple(a.keypoints.split(",")), noise=a.noise, noise_seed=a.noise_seed,
+                    layout_2d=a.layout_2d)
+    keypoint_sources(GenerateOptions(**settings))
+    parse_noise(a.noise)
+    if a.layout_2d == "coco17" and a.layout != "h36m17":
+        raise HPD3DError("--layout-2d coco17 needs --layout h36m17 (the face points come from its head)")
+    return settings
 
 
 def _attach_negative_values(argv, options=("--distortion",)):

@@ -16,7 +16,9 @@ from . import __version__
 from .check import combine_error_blocks, error_blocks
 from .errors import HPD3DError, InputError, MappingError
 from .formats.videopose3d import NpzContent
-from .layouts import H36M17, source_layout
+from .layouts import H36M17, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward, source_layout
+from .noise import detect, parse_noise, view_seed
+from .occlusion import body_capsules, occlusion_masks
 from .parallel import thread_map
 from .projection import project
 from .rigs import RigSettings, build_rig
@@ -41,6 +43,10 @@ class GenerateOptions:
     strict: bool = False
     overwrite: bool = False
     preview: bool = False
+    keypoints: tuple = ("gt",)   # 2D keypoint sources: gt, detector
+    noise: str = "cpn"           # detector model: a name, gauss:SIGMA_PX or FILE.json (core/noise.py)
+    noise_seed: object = None    # None: the rig's seed
+    layout_2d: str = "h36m17"    # 2D keypoint layout: h36m17 or coco17 (core/layouts.py)
 
     def mapping_dict(self):
         return load_mapping_file(self.mapping) if self.mapping else None
@@ -60,6 +66,7 @@ class MappedTake:
     layout_name: str
     fps: float
     info: dict
+    face: np.ndarray = None  # (F, 5, 3) nose, eyes, ears (world metres) for --layout-2d coco17
 
 
 @dataclass
@@ -121,10 +128,16 @@ def map_sequence(seq, options, mapping=None):
         preset = jm.preset
     else:
         raise HPD3DError(f"unknown layout '{options.layout}': use h36m17 or source")
+    face = None
+    if options.layout_2d == "coco17":
+        if options.layout != "h36m17":
+            raise HPD3DError("--layout-2d coco17 needs --layout h36m17 (the face points come from its head)")
+        head = int(np.argmax(jm.weights[H36M17.joint_names.index("Neck/Nose")]))
+        face = face_points(joints, seq.rotations[:, head], rest_forward(seq.rest_offsets, seq.parents, jm.weights))
     info = dict(seq.info, frames=int(joints.shape[0]), fps=seq.fps, scale=seq.scale, unit=seq.unit,
                 height_m=round(float(seq.height), 4), skeleton_preset=preset)
     return MappedTake(seq.subject, seq.action, seq.source, joints, list(layout.joint_names), list(layout.parents),
-                      list(layout.joints_left), list(layout.joints_right), layout.name, seq.fps, info)
+                      list(layout.joints_left), list(layout.joints_right), layout.name, seq.fps, info, face)
 
 
 def load_take(take, options, mapping=None):
@@ -177,6 +190,8 @@ class DatasetBuilder:
         for t in self.takes:
             by_subject.setdefault(t.subject, []).append(t)
         cameras, positions_3d, positions_2d, visibility = {}, {}, {}, {}
+        realised = {}  # 'occluded', 'detector', 'confidence' -> {subject: {action: [per camera]}}
+        model, seed = parse_noise(opts.noise), opts.rig.seed if opts.noise_seed is None else opts.noise_seed
         errors = {}  # (subject, action, camera) -> error_block of the stored 2D against the exact projection
         for subject, takes in by_subject.items():
             cameras[subject] = build_rig(opts.rig, np.concatenate([t.joints.reshape(-1, 3) for t in takes]), subject)
@@ -184,7 +199,7 @@ class DatasetBuilder:
             # cameras share the cores, and per-take overhead disappears.
             stored3d = [t.joints.astype(np.float32) for t in takes]
             bounds = np.cumsum([0] + [len(p) for p in stored3d])
-            points = np.concatenate(stored3d).astype(np.float64)
+            points = np.concatenate([keypoint_points(t, p, opts) for t, p in zip(takes, stored3d)]).astype(np.float64)
 
             def view(cam, points=points, bounds=bounds):
                 p, v = project(points, cam)
@@ -199,6 +214,9 @@ class DatasetBuilder:
                 visibility.setdefault(subject, {})[t.action] = [v[a:b] for _, v, _ in views]
                 for i, (_, _, blocks) in enumerate(views):
                     errors[subject, t.action, i] = blocks[k]
+                for key, value in realise(t, points[a:b], cameras[subject], positions_2d[subject][t.action],
+                                          visibility[subject][t.action], opts, model, seed).items():
+                    realised.setdefault(key, {}).setdefault(subject, {})[t.action] = value
         fps_counts = Counter(round(t.fps, 6) for t in self.takes)
         fps = fps_counts.most_common(1)[0][0]
         intrinsics, extrinsics = camera_tables(cameras)
@@ -213,6 +231,7 @@ class DatasetBuilder:
             "visibility": visibility,
             "generator": f"hpd3d {__version__}",
         }
+        metadata_2d = metadata_for_2d(metadata, opts)
         camera_blob = {"intrinsics": intrinsics, "extrinsics": extrinsics}
         # The reprojection check: the stored 3D through the exported cameras against the stored 2D. Projecting
         # the stored 3D again would repeat the computation above bit for bit, so its errors were taken there.
@@ -229,23 +248,29 @@ class DatasetBuilder:
             "files": [dict(subject=t.subject, action=t.action, source=t.source, **t.info) for t in self.takes],
             "failures": [asdict(f) for f in self.failures],
             "reprojection_check": check,
+            "keypoints": {"sources": list(keypoint_sources(opts)), "layout_2d": metadata_2d["layout_2d"],
+                          "noise_model": model.describe(), "noise_seed": seed},
         }
         files = {
             f"data_3d_{name}.npz": NpzContent(positions_3d=positions_3d, cameras=camera_blob,
                                               metadata={k: v for k, v in metadata.items() if k != "visibility"}),
-            f"data_2d_{name}_gt.npz": NpzContent(positions_2d=positions_2d, metadata=metadata,
-                                                 visibility=visibility),
+            f"data_2d_{name}_gt.npz": NpzContent(positions_2d=positions_2d, metadata=metadata_2d,
+                                                 visibility=visibility, occluded=realised["occluded"]),
             "camera_intrinsics.txt": literal_text(intrinsics).encode(),
             "camera_extrinsics.txt": literal_text(extrinsics).encode(),
             "blender_dataset.py": copy_loader_bytes(),
             "manifest.json": json_text(manifest).encode(),
         }
+        if "detector" in realised:
+            files[f"data_2d_{name}_detector.npz"] = NpzContent(
+                positions_2d=realised["detector"], metadata=dict(metadata_2d, keypoints="detector", noise_model=model.name),
+                visibility=visibility, occluded=realised["occluded"], confidence=realised["confidence"])
         if opts.preview:
             from .preview import contact_sheet_png
             files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, first.parents, first.joints_left, first.joints_right)
         written = write_files(opts.out, files, overwrite=opts.overwrite,
                               protect=("data_3d_*.npz", "data_2d_*.npz"),
-                              stale=(f"preview_{name}.png",))
+                              stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"))
         return Result(Path(opts.out), written, self.takes, self.failures, cameras, check,
                       time.perf_counter() - self.started)
 
@@ -254,6 +279,54 @@ def cameras_per_take(takes):
     """--camera-per take: each take becomes its own subject 'SUBJECT/ACTION', so it gets its own rig (and,
     for random rigs, its own seed); the VideoPose3D format keeps cameras per subject."""
     return [replace(t, subject=f"{t.subject}/{t.action}") for t in takes]
+
+
+KEYPOINT_SOURCES = ("gt", "detector")
+
+
+def keypoint_sources(opts):
+    """The 2D files to write: gt always (the exact reference), then the others asked for."""
+    asked = [k.strip() for k in opts.keypoints if k.strip()]
+    unknown = [k for k in asked if k not in KEYPOINT_SOURCES]
+    if unknown:
+        raise HPD3DError(f"unknown --keypoints source '{unknown[0]}': use {','.join(KEYPOINT_SOURCES)}")
+    return ["gt"] + [k for k in KEYPOINT_SOURCES[1:] if k in asked]
+
+
+def keypoint_points(take, stored3d, opts):
+    """The 3D points whose projections are the 2D keypoints: the stored joints, or COCO-17 points (the
+    stored joints for the body, the take's face points)."""
+    if opts.layout_2d == "coco17":
+        return h36m_to_coco(stored3d, take.face.astype(np.float32))
+    return stored3d
+
+
+def realise(take, points, cams, gt_views, vis_views, opts, model, seed):
+    """The realise stage for one take: self-occlusion of its 2D points (F, P, 3) from every camera, and the
+    detector keypoints and confidences when asked for. Returns {'occluded', ['detector', 'confidence']}."""
+    capsules = body_capsules(take.joints, take.joint_names, take.parents)
+    names = layout_2d(opts.layout_2d).joint_names if opts.layout_2d == "coco17" else take.joint_names
+    normals = None
+    if opts.layout_2d == "coco17":
+        normals = np.zeros_like(points)
+        normals[:, :5] = face_normals(take.joints, points[:, :5])
+    occluded = occlusion_masks(points, capsules, cams, normals, capsules.ignored_for(names))
+    out = {"occluded": occluded}
+    if "detector" in keypoint_sources(opts):
+        seeds = [view_seed(seed, take.subject, take.action, i) for i in range(len(cams))]
+        det, conf = detect(np.stack(gt_views), np.stack(vis_views), np.stack(occluded), names, take.fps, model, seeds)
+        out["detector"], out["confidence"] = list(det), list(conf)
+    return out
+
+
+def metadata_for_2d(metadata, opts):
+    """The 2D files' metadata: the 3D file's, with the 2D layout's names, symmetry and joint count."""
+    meta = dict(metadata, layout_2d=opts.layout_2d if opts.layout == "h36m17" else metadata["layout_name"])
+    if opts.layout_2d == "coco17":
+        lay = layout_2d("coco17")
+        meta.update(num_joints=lay.num_joints, keypoints_symmetry=lay.keypoints_symmetry,
+                    joint_names=list(lay.joint_names), parents=list(lay.parents))
+    return meta
 
 
 def camera_tables(cameras):
