@@ -14,7 +14,10 @@ common/) load too, with its 17-joint skeleton and 30 fps.
 """
 import ast
 import copy
+import glob
 import os
+import pickle
+import zipfile
 
 import numpy as np
 
@@ -27,12 +30,231 @@ H36M_LEFT = [4, 5, 6, 11, 12, 13]
 H36M_RIGHT = [1, 2, 3, 14, 15, 16]
 LEGACY_FPS = 30
 
+# The npz files are read with a restricted unpickler (a file someone sent you cannot run code when it is
+# loaded): the same code as hpd3d_addon/core/safe_pickle.py, copied here so that this file needs nothing
+# but numpy. The files stay plain npz: np.load(..., allow_pickle=True) reads them as before.
+# BEGIN restricted npz reader (blender_dataset.py holds an identical copy of this block)
+MAX_DEPTH = 32          # nesting of dicts/lists/tuples/object arrays (our format uses 4)
+_READ_CHUNK = 1 << 24   # a plain member is read in 16 MB pieces: memory follows the bytes present
+
+
+class UnsafeNpzError(ValueError):
+    """An npz file (or one member of it) refused: the message is one line naming the file and member."""
+
+
+def _numpy_function(make):
+    """The function numpy itself names in its pickles, found through numpy's own __reduce__ (the running
+    numpy's object whether it calls the module numpy.core or numpy._core)."""
+    try:
+        return make()
+    except Exception:  # pragma: no cover - a numpy without that reduction never names it either
+        return None
+
+
+_RECONSTRUCT = _numpy_function(lambda: np.zeros(1).__reduce__()[0])
+_SCALAR = _numpy_function(lambda: np.float64(0).__reduce__()[0])
+_FROMBUFFER = _numpy_function(lambda: np.zeros(1).__reduce_ex__(5)[0])
+_NDARRAY = object()  # stands for numpy.ndarray: only _reconstruct may use it, nobody can call it
+
+
+def _count(shape, what):
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise pickle.UnpicklingError(f"{what}: bad shape {shape!r:.60}")
+    count = 1
+    for n in shape:
+        count *= n
+    return count
+
+
+def _reconstruct(subtype, shape, dtype):
+    if subtype is not _NDARRAY or _count(shape, "array") > 1:
+        raise pickle.UnpicklingError("array reconstruction with unexpected arguments")
+    return _RECONSTRUCT(np.ndarray, shape, dtype)
+
+
+def _scalar(dtype, data):
+    if not isinstance(dtype, np.dtype) or (not dtype.hasobject and not isinstance(data, bytes)):
+        raise pickle.UnpicklingError("numpy scalar with unexpected arguments")
+    return _SCALAR(dtype, data)
+
+
+def _frombuffer(buf, dtype, shape, order):
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or order not in ("C", "F"):
+        raise pickle.UnpicklingError("array buffer with unexpected arguments")
+    if _count(shape, "array") * dtype.itemsize != len(memoryview(buf).cast("B")):
+        raise pickle.UnpicklingError(f"array of shape {shape} does not match its {len(buf)} bytes")
+    return _FROMBUFFER(buf, dtype, shape, order)
+
+
+def _dtype(spec, align=False, copy=False):
+    if not isinstance(spec, str) or not isinstance(align, bool) or not isinstance(copy, bool):
+        raise pickle.UnpicklingError(f"dtype with unexpected arguments {spec!r:.40}")
+    return np.dtype(spec, align, copy)
+
+
+def _latin1(text, encoding="latin1"):
+    """_codecs.encode as protocol 2 uses it for bytes."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode with unexpected arguments")
+    return text.encode("latin1")
+
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct, ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "scalar"): _scalar, ("numpy._core.multiarray", "scalar"): _scalar,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer, ("numpy._core.numeric", "_frombuffer"): _frombuffer,
+    ("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): _dtype, ("_codecs", "encode"): _latin1,
+}
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """pickle's own (pure-Python) unpickler, with two gates: find_class admits only _ALLOWED, and BUILD
+    checks an array's state (shape against the data that comes with it) before numpy allocates the shape."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def find_class(self, module, name):
+        found = _ALLOWED.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refused to load the global {module}.{name} (only dicts, lists, "
+                                         "tuples, str, numbers, bool, None and numpy arrays are allowed)")
+        return found
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refused a persistent id")
+
+    def load_build(self):
+        state = self.stack[-1]
+        inst = self.stack[-2]
+        if isinstance(inst, np.ndarray):
+            _check_array_state(state)
+        elif not isinstance(inst, np.dtype):
+            raise pickle.UnpicklingError(f"refused to set the state of a {type(inst).__name__}")
+        pickle._Unpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+
+def _check_array_state(state):
+    if not isinstance(state, tuple) or len(state) != 5 or not isinstance(state[2], np.dtype):
+        raise pickle.UnpicklingError("array with an unexpected state")
+    _, shape, dtype, _, data = state
+    count = _count(shape, "array")
+    if dtype.hasobject:
+        ok = isinstance(data, list) and len(data) == count
+    else:
+        ok = isinstance(data, (bytes, bytearray)) and len(data) == count * dtype.itemsize
+    if not ok:
+        raise pickle.UnpicklingError(f"array of shape {shape} does not match the data that comes with it")
+
+
+def _check_depth(value):
+    """Refuse structures nested deeper than MAX_DEPTH (iteratively: no recursion on hostile input)."""
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise pickle.UnpicklingError(f"structure nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            todo.extend((v, depth + 1) for kv in item.items() for v in kv)
+        elif isinstance(item, (list, tuple)):
+            todo.extend((v, depth + 1) for v in item)
+        elif isinstance(item, np.ndarray) and item.dtype.hasobject:
+            todo.extend((v, depth + 1) for v in item.flat)
+
+
+def _read_header(fh):
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f"npy format version {version[0]}.{version[1]} is not supported")
+
+
+def _read_member(fh, size):
+    """One .npy member from the open file `fh` holding `size` bytes (as the zip directory says)."""
+    shape, fortran, dtype = _read_header(fh)
+    count = _count(tuple(shape), "header")
+    if dtype.hasobject:
+        value = _RestrictedUnpickler(fh).load()
+        if not isinstance(value, np.ndarray) or value.shape != tuple(shape):
+            raise pickle.UnpicklingError("the pickle does not hold the array its header describes")
+        _check_depth(value)
+        return value
+    nbytes = count * dtype.itemsize
+    if nbytes > size:  # before any allocation: the header cannot claim more than the member holds
+        raise ValueError(f"header claims {nbytes} bytes of data, the member holds {size}")
+    data = bytearray()
+    while len(data) < nbytes:
+        chunk = fh.read(min(_READ_CHUNK, nbytes - len(data)))
+        if not chunk:
+            raise ValueError(f"truncated: {len(data)} of {nbytes} bytes of data")
+        data += chunk
+    return np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+
+
+def _one_line(exc):
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, (pickle.UnpicklingError, ValueError)) else f"{type(exc).__name__}: {text}"
+
+
+def read_npz(path, keys=None):
+    """{key: array} of an .npz file's members (only those in `keys`, when given), read without running code.
+    Raises UnsafeNpzError (one line: file, member, reason) for anything refused or unreadable."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except Exception as exc:
+        raise UnsafeNpzError(f"{path}: not a readable npz file ({_one_line(exc)})") from None
+    out = {}
+    with archive:
+        for info in archive.infolist():
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if keys is not None and key not in keys:
+                continue
+            try:
+                with archive.open(info) as fh:
+                    out[key] = _read_member(fh, info.file_size)
+            except (Exception, RecursionError, MemoryError) as exc:
+                raise UnsafeNpzError(f"{path}: member '{key}': {_one_line(exc)}") from None
+    return out
+
+
+def npz_item(path, key):
+    """The value of member `key` (a pickled dict is returned as the dict, like np.load(...)[key].item()),
+    or None when the file has no such member."""
+    value = read_npz(path, keys=(key,)).get(key)
+    if isinstance(value, np.ndarray) and value.dtype.hasobject and value.shape == ():
+        return value.item()
+    return value
+# END restricted npz reader
+
 
 def _npz_item(path, key):
     if not os.path.isfile(path):
         return None
-    with np.load(path, allow_pickle=True) as data:
-        return data[key].item() if key in data.files else None
+    return npz_item(path, key)
+
+
+def _check_2d_files(path, run_id):
+    """Read every data_2d_<name>_*.npz beside data_3d_<name>.npz with the restricted unpickler (run.py
+    loads one of them with plain np.load next: a file that would run code is refused here first) and refuse
+    one whose run id (HPD3D's metadata) differs from the 3D file's."""
+    folder, base = os.path.split(os.path.abspath(path))
+    if not (base.startswith("data_3d_") and base.endswith(".npz")):
+        return
+    names = [os.path.basename(p)[len("data_3d_"):-len(".npz")] for p in glob.glob(os.path.join(folder, "data_3d_*.npz"))]
+    name = base[len("data_3d_"):-len(".npz")]
+    for candidate in sorted(glob.glob(os.path.join(folder, glob.escape(f"data_2d_{name}_") + "*.npz"))):
+        rest = os.path.basename(candidate)[len("data_2d_"):]
+        if max((n for n in names if rest.startswith(n + "_")), key=len, default=name) != name:
+            continue  # data_2d_<name>_x_gt.npz belongs to a dataset named <name>_x
+        members = read_npz(candidate)
+        meta = members.get("metadata")
+        other = meta.item().get("run_id") if meta is not None and meta.shape == () and isinstance(meta.item(), dict) else None
+        if run_id is not None and other is not None and other != run_id:
+            raise UnsafeNpzError(f"{candidate}: from another run than {path} (run id {other} vs {run_id}): "
+                                 "use the 3D and 2D files of one run")
 
 
 def _camera_text_files(npz_path):
@@ -42,10 +264,25 @@ def _camera_text_files(npz_path):
         intr = os.path.join(folder, "camera_intrinsics.txt")
         extr = os.path.join(folder, "camera_extrinsics.txt")
         if os.path.isfile(intr) and os.path.isfile(extr):
-            with open(intr) as fi, open(extr) as fe:
-                return {"intrinsics": ast.literal_eval(fi.read()), "extrinsics": ast.literal_eval(fe.read())}
+            return {"intrinsics": _literal_file(intr), "extrinsics": _literal_file(extr)}
     raise FileNotFoundError(f"no cameras in {npz_path} and no camera_intrinsics.txt/camera_extrinsics.txt "
                             "beside it or in common/")
+
+
+MAX_CAMERA_TEXT = 64 << 20  # bytes of a camera_*.txt file (24 cameras for 1,000 subjects take ~8 MB)
+
+
+def _literal_file(path):
+    """A Python literal file (camera_*.txt), size-bounded, read with ast.literal_eval: one-line errors."""
+    if os.path.getsize(path) > MAX_CAMERA_TEXT:
+        raise ValueError(f"{path}: larger than {MAX_CAMERA_TEXT >> 20} MB, not a camera file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return ast.literal_eval(fh.read())
+    except SyntaxError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not a Python literal ({exc.msg})") from None
+    except (ValueError, TypeError, RecursionError, MemoryError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a Python literal ({type(exc).__name__})") from None
 
 
 def _metadata(path):
@@ -62,6 +299,7 @@ class BlenderDataset(MocapDataset):
 
     def __init__(self, path):
         meta = _metadata(path)
+        _check_2d_files(path, meta.get("run_id"))
         left, right = meta.get("keypoints_symmetry", [H36M_LEFT, H36M_RIGHT])
         skeleton = Skeleton(parents=list(meta.get("parents", H36M_PARENTS)),
                             joints_left=list(left), joints_right=list(right))
@@ -87,7 +325,7 @@ class BlenderDataset(MocapDataset):
                 cams.append(cam)
             self._cameras[subject] = cams
 
-        data = np.load(path, allow_pickle=True)["positions_3d"].item()
+        data = npz_item(path, "positions_3d")
         self._data = {}
         for subject, actions in data.items():
             self._data[subject] = {}

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .cameras import Camera
+from .errors import InputError
 from .projection import CHUNK_POINTS, project
+from .safe_pickle import UnsafeNpzError, npz_item, read_npz
 
 TOLERANCE_PX = 0.01
 
@@ -120,22 +122,45 @@ def _find_dataset_name(folder):
     return names
 
 
+MAX_CAMERA_TEXT = 64 << 20  # bytes of a camera_*.txt file (24 cameras for 1,000 subjects take ~8 MB)
+
+
+def _load_npz(path):
+    """Every member of an npz file, read with the restricted unpickler (a pickled dict as the dict): a file
+    that would run code is refused whichever member holds it. UnsafeNpzError (one line) otherwise."""
+    return {k: v.item() if v.dtype.hasobject and v.shape == () else v for k, v in read_npz(path).items()}
+
+
 def _load_npz_dict(path, key):
-    with np.load(path, allow_pickle=True) as data:
-        if key not in data.files:
-            return None
-        return data[key].item()
+    """Member `key` of an npz file (see _load_npz); None when the file has no such member."""
+    return npz_item(path, key)
 
 
-def load_cameras(folder, data_3d_path):
-    """{subject: [Camera]} from the 3D npz, else camera_*.txt beside it or in common/."""
-    blob = _load_npz_dict(data_3d_path, "cameras")
+def read_literal_file(path):
+    """A Python literal file (camera_*.txt) with ast.literal_eval, size-bounded; InputError naming the file
+    (and line) for anything else."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CAMERA_TEXT:
+            raise InputError(path, f"larger than {MAX_CAMERA_TEXT >> 20} MB, not a camera file")
+        return ast.literal_eval(path.read_text(encoding="utf-8"))
+    except SyntaxError as exc:
+        raise InputError(path, f"not a Python literal ({exc.msg})", exc.lineno) from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from None
+    except (ValueError, TypeError, RecursionError, MemoryError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a Python literal ({type(exc).__name__})") from None
+
+
+def load_cameras(folder, data_3d_path, members=None):
+    """{subject: [Camera]} from the 3D npz (`members`: its members when already read), else camera_*.txt
+    beside it or in common/."""
+    blob = members.get("cameras") if members is not None else _load_npz_dict(data_3d_path, "cameras")
     if blob is None:
         for d in (folder, folder / "common", folder.parent / "common"):
             intr, extr = d / "camera_intrinsics.txt", d / "camera_extrinsics.txt"
             if intr.is_file() and extr.is_file():
-                blob = {"intrinsics": ast.literal_eval(intr.read_text(encoding="utf-8")),
-                        "extrinsics": ast.literal_eval(extr.read_text(encoding="utf-8"))}
+                blob = {"intrinsics": read_literal_file(intr), "extrinsics": read_literal_file(extr)}
                 break
     if blob is None:
         return None
@@ -166,10 +191,12 @@ def check_folder(folder, name=None):
         report.problems.append(f"missing {'data_3d_' + name + '.npz' if not p3.is_file() else 'data_2d_' + name + '_<kp>.npz'}")
         return report
     try:
-        pos3 = _load_npz_dict(p3, "positions_3d")
-        pos2 = _load_npz_dict(p2, "positions_2d")
-        meta = _load_npz_dict(p2, "metadata") or {}
-        cameras = load_cameras(folder, p3)
+        d3, d2 = _load_npz(p3), _load_npz(p2)
+        pos3, pos2, meta = d3.get("positions_3d"), d2.get("positions_2d"), d2.get("metadata") or {}
+        cameras = load_cameras(folder, p3, d3)
+    except (UnsafeNpzError, InputError) as exc:  # one line naming the file (and member or line)
+        report.problems.append(str(exc))
+        return report
     except Exception as exc:  # a broken file is a finding, not a crash
         report.problems.append(f"cannot read the files ({type(exc).__name__}: {exc})")
         return report
