@@ -1,14 +1,16 @@
-"""Command line: `hpd3d generate|check|presets|rigs` (also `python -m hpd3d_addon`)."""
+"""Command line: `hpd3d generate|check|export|presets|rigs` (also `python -m hpd3d_addon`)."""
 import argparse
 import json
 import sys
 
-from .core import __version__
+from .core import __version__, formats
 from .core import camera_sampling
 from .core.dataset import GenerateOptions, generate
 from .core.errors import HPD3DError
 from .core.rigs import parse_rig
 from .core.skeleton_presets import PRESETS
+
+EXPORT_FORMATS = ("motionbert",)  # formats `hpd3d export` writes (modules of core/formats)
 
 
 def _scale(value):
@@ -83,6 +85,18 @@ def build_parser():
     c = sub.add_parser("check", help="validate a dataset folder (shapes, counts, reprojection error)")
     c.add_argument("folder")
     c.add_argument("--name", default=None, help="dataset name when the folder holds several")
+
+    x = sub.add_parser("export", help="convert a dataset folder to another training format")
+    fmt = x.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    for name in EXPORT_FORMATS:
+        module = formats.get(name)
+        f = fmt.add_parser(name, help=module.EXPORT_HELP)
+        f.add_argument("folder", help="a dataset folder written by `hpd3d generate`")
+        f.add_argument("--name", default=None, help="dataset name when the folder holds several")
+        f.add_argument("--keypoints", default=None,
+                       help="2D source: data_2d_NAME_<KEYPOINTS>.npz (default: detector if present, else gt)")
+        f.add_argument("--overwrite", action="store_true", help="replace existing output")
+        module.add_export_arguments(f)
 
     sub.add_parser("presets", help="list skeleton presets")
     r = sub.add_parser("rigs", help="list the camera distributions of random:N rigs (--camera-dist)")
@@ -164,6 +178,12 @@ def main(argv=None):
             return 0
         if args.command == "rigs":
             print(rigs_text(args.json))
+            return 0
+        if args.command == "export":
+            module = formats.get(args.format)
+            export = formats.export(args.format, args.folder, name=args.name, keypoints=args.keypoints,
+                                    **module.export_options(args))
+            print(export.summary())
             return 0
         if args.command == "check":
             from .core.check import check_folder

@@ -169,8 +169,13 @@ def load_cameras(folder, data_3d_path, members=None):
 
 
 def check_folder(folder, name=None):
-    """Validate one dataset folder; returns a CheckReport (never raises for a bad dataset)."""
+    """Validate one dataset folder, or a file of another format (by suffix, e.g. MotionBERT's .pkl);
+    returns a CheckReport (never raises for a bad dataset)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        from .formats import for_file
+        if for_file(folder) is not None:
+            return for_file(folder).check_file(folder)
     report = CheckReport(folder)
     if not folder.is_dir():
         report.problems.append("not a folder")

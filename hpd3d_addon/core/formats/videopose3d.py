@@ -80,6 +80,14 @@ def keypoint_sources(folder, name):
     return sorted(found, key=lambda s: s != "gt")
 
 
+def available_keypoints(folder, name=None):
+    """Keypoint sources of the dataset `name` (default: the folder's first) without reading them."""
+    names = dataset_names(folder) if name is None else [name]
+    if not names:
+        raise InputError(folder, "no data_3d_<name>.npz here (not a dataset folder)")
+    return keypoint_sources(folder, names[0])
+
+
 def _load(path, key):
     with np.load(path, allow_pickle=True) as data:
         return data[key].item() if key in data.files else None
