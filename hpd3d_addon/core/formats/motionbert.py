@@ -202,15 +202,18 @@ def build(data, keypoints=None, train=None, test=None, clip_len=CLIP_LEN):
 
 
 def normalise(pixels, camera_name):
-    """DataReaderH36M's screen normalisation of (N, J, 2 or 3) pixels (x, y [, z]), row by row by camera name."""
-    out = np.asarray(pixels, dtype=np.float32).astype(np.float64)
+    """DataReaderH36M's screen normalisation of (N, J, 2 or 3) pixels (x, y [, z]) by camera name, with its
+    arithmetic (float32 division and scaling, the offset subtracted in float64, stored as float32)."""
+    values = np.asarray(pixels, dtype=np.float32)
     res = np.array([READER_RESOLUTION[str(n)] for n in camera_name], dtype=np.float64).reshape(-1, 1, 2)
     w, h = res[..., 0], res[..., 1]
-    out[..., 0] = out[..., 0] / w * 2 - 1
-    out[..., 1] = out[..., 1] / w * 2 - h / w
-    if out.shape[-1] > 2:
-        out[..., 2] = out[..., 2] / w * 2
-    return out.astype(np.float32)
+    out = np.empty(values.shape, dtype=np.float32)
+    scaled = values / w.astype(np.float32)[..., None] * np.float32(2)
+    out[..., 0] = scaled[..., 0].astype(np.float64) - 1
+    out[..., 1] = scaled[..., 1].astype(np.float64) - h / w
+    if values.shape[-1] > 2:
+        out[..., 2] = scaled[..., 2]
+    return out
 
 
 def denormalise(normalised, camera_name):
