@@ -264,3 +264,20 @@ def test_cli_export_and_check(dataset, tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no data_3d_<name>.npz here" in r.stderr
     r = run("check", tmp_path / "missing.pkl")
     assert r.returncode == 1 and "missing.pkl: no such file" in r.stdout
+
+
+def test_detector_keypoints_are_the_default_with_their_confidence(sample_bvh, tmp_path):
+    generate([sample_bvh], GenerateOptions(out=str(tmp_path / "d"), keypoints=("gt", "detector")))
+    r = export("motionbert", tmp_path / "d", out=tmp_path / "m.pkl", train=["samples"], test=["samples"])
+    assert r.keypoints == "detector"
+    content = read(tmp_path / "m.pkl")
+    det = np.load(tmp_path / "d" / "data_2d_blender_detector.npz", allow_pickle=True)
+    conf = det["confidence"].item()["samples"]["hpd3d_sample_walk"]
+    pos = det["positions_2d"].item()["samples"]["hpd3d_sample_walk"]
+    np.testing.assert_array_equal(content["test"]["confidence"], np.clip(np.concatenate(conf), 0, 1))
+    finite = np.isfinite(np.concatenate(pos)).all(axis=-1)
+    np.testing.assert_allclose(content["test"]["joint_2d"][finite], np.concatenate(pos)[finite], atol=1e-4)
+    two_d, proj = MB.pixels(content, "test")
+    assert np.abs(two_d - proj).max() > 0.5  # detector noise, not the projection
+    report = check_file(tmp_path / "m.pkl")
+    assert report.passed and report.facts["keypoints"] == "detector", report.lines()

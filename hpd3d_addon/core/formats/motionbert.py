@@ -446,21 +446,13 @@ def _check_split(s, split):
     return problems
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    """Admits only what numpy's own array and scalar pickles name (stand-in until core/safe_pickle lands)."""
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refused: it names {module}.{name}, not a plain type")
-        return super().find_class(module, name)
-
-
 def _load_plain(path):
+    """The pickle at `path` through core/safe_pickle's restricted unpickler (plain types and numpy arrays only)."""
+    from ..safe_pickle import _check_depth, _RestrictedUnpickler
     with open(path, "rb") as fh:
-        return _PlainUnpickler(fh).load()
+        value = _RestrictedUnpickler(fh).load()
+    _check_depth(value)
+    return value
 
 
 EXPORT_HELP = "one .pkl that MotionBERT's DataReaderH36M reads (and with --clips its 243-frame clip folder)"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..safe_pickle import npz_item, read_npz
 from .base import PoseData
 
 NAME = "videopose3d"
@@ -89,8 +90,7 @@ def available_keypoints(folder, name=None):
 
 
 def _load(path, key):
-    with np.load(path, allow_pickle=True) as data:
-        return data[key].item() if key in data.files else None
+    return npz_item(path, key)
 
 
 def read(folder, name=None, keypoints=None):
@@ -120,14 +120,14 @@ def read(folder, name=None, keypoints=None):
             if not p2.is_file():
                 raise InputError(p2, "no such file (keypoint sources here: "
                                  f"{', '.join(keypoint_sources(folder, name)) or 'none'})")
-            with np.load(p2, allow_pickle=True) as data:
-                points_2d[source] = data["positions_2d"].item()
-                if "confidence" in data.files:
-                    confidence[source] = data["confidence"].item()
-                if visibility is None and "visibility" in data.files:
-                    visibility = data["visibility"].item()
-                if "metadata" in data.files:
-                    metadata = {**data["metadata"].item(), **metadata}
+            data = {k: v.item() if v.dtype.hasobject and v.shape == () else v for k, v in read_npz(
+                p2, keys=("positions_2d", "confidence", "visibility", "metadata")).items()}
+            points_2d[source] = data["positions_2d"]
+            if "confidence" in data:
+                confidence[source] = data["confidence"]
+            if visibility is None and "visibility" in data:
+                visibility = data["visibility"]
+            metadata = {**data.get("metadata", {}), **metadata}
     except InputError:
         raise
     except Exception as exc:  # a broken file is one line naming it, not a traceback
