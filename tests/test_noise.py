@@ -164,3 +164,24 @@ def test_bad_keypoint_options_are_one_line(tmp_path, sample_bvh, args, needle):
     r = run_cli("generate", sample_bvh, "--out", tmp_path / "o", *args)
     assert needle in one_line_error(r)
     assert not (tmp_path / "o").exists()
+
+
+def test_check_reports_the_detector_against_gt(bandai_dataset):
+    from hpd3d_addon.core.check import check_folder
+    out, _, _ = bandai_dataset
+    report = check_folder(out)
+    assert report.passed and report.reprojection["max_error_px"] < 0.01, report.lines()
+    line = report.facts["keypoints detector"]
+    for needle in ("error mean", "median", "p95", "swaps", "occluded"):
+        assert needle in line, line
+
+
+def test_preview_shows_detector_beside_gt_and_occluded_joints(tmp_path):
+    mpimg = pytest.importorskip("matplotlib.image")
+    files = bandai_files()[:1]
+    opts = GenerateOptions(out=str(tmp_path), subject="S1", keypoints=("gt", "detector"), preview=True)
+    generate(files, opts)
+    img = mpimg.imread(tmp_path / "preview_blender.png")[..., :3]
+    orange = (img[..., 0] > 0.8) & (img[..., 1] > 0.4) & (img[..., 1] < 0.65) & (img[..., 2] < 0.2)
+    assert orange.sum() > 100  # the occluded-joint rings
+    assert img.shape[1] > 1.2 * img.shape[0]  # 4 camera rows, 3 frames x (gt, detector) columns

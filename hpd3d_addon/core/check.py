@@ -11,6 +11,7 @@ import numpy as np
 
 from .cameras import Camera
 from .errors import InputError
+from .keypoint_stats import comparable_to_3d, source_facts
 from .projection import CHUNK_POINTS, project
 from .safe_pickle import UnsafeNpzError, npz_item, read_npz
 
@@ -251,8 +252,11 @@ def check_folder(folder, name=None):
     })
     usable = {s: {a: p for a, p in acts.items() if a in pos2.get(s, {}) and len(pos2[s][a]) <= len(cameras.get(s, []))}
               for s, acts in pos3.items() if s in cameras and s in pos2}
+    extra_facts, extra_problems = source_facts(folder, name, pos2, meta, _load_npz_dict)
+    report.facts.update(extra_facts)
+    report.problems += extra_problems
     try:
-        report.reprojection = reprojection_errors(usable, pos2, cameras)
+        report.reprojection = reprojection_errors(*comparable_to_3d(usable, pos2, meta), cameras)
     except Exception as exc:
         report.problems.append(f"reprojection failed ({type(exc).__name__}: {exc})")
     return report

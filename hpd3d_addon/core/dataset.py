@@ -267,7 +267,10 @@ class DatasetBuilder:
                 visibility=visibility, occluded=realised["occluded"], confidence=realised["confidence"])
         if opts.preview:
             from .preview import contact_sheet_png
-            files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, first.parents, first.joints_left, first.joints_right)
+            left, right = metadata_2d["keypoints_symmetry"]
+            files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, metadata_2d["parents"], left, right,
+                                                             detector=realised.get("detector"),
+                                                             occluded=realised["occluded"])
         written = write_files(opts.out, files, overwrite=opts.overwrite,
                               protect=("data_3d_*.npz", "data_2d_*.npz"),
                               stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"))

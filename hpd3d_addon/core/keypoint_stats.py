@@ -15,6 +15,7 @@ Measured per view (subject, action, camera) and pooled:
 """
 import numpy as np
 
+from .layouts import COCO_BODY_FROM_H36M
 from .noise import REFERENCE_SIZE_PX, _swap_columns, person_size
 
 SWAP_MIN_SEPARATION = 0.15
@@ -144,10 +145,53 @@ def summary_line(name, stats):
     """One line for `hpd3d check`."""
     s = stats
     conf = s["spearman_confidence_error"]
-    return (f"keypoints '{name}' vs gt: error mean {s['mean_px']:.2f} px, median {s['median_px']:.2f} px, "
+    return (f"vs gt: error mean {s['mean_px']:.2f} px, median {s['median_px']:.2f} px, "
             f"p95 {s['p95_px']:.2f} px; swaps {100 * s['swap_rate']:.2f} % of limb-pair frames; "
             f"occluded {100 * s['occluded_fraction']:.1f} % of keypoints"
             + ("" if conf != conf else f"; Spearman(confidence, error) {conf:.2f}"))
 
 
-__all__ = ["source_statistics", "swap_flags", "spearman", "summary_line"]
+
+
+def comparable_to_3d(pos3, pos2, meta):
+    """(3D, 2D) nested dicts whose joints correspond one to one, for the reprojection check: unchanged,
+    or for a COCO-17 2D layout (metadata 'layout_2d') the 12 body keypoints and their Human3.6M joints."""
+    if meta.get("layout_2d") != "coco17":
+        return pos3, pos2
+    coco, h36m = (list(c) for c in zip(*COCO_BODY_FROM_H36M.items()))
+    p3 = {s: {a: np.asarray(p)[:, h36m] for a, p in acts.items()} for s, acts in pos3.items()}
+    p2 = {s: {a: [np.asarray(v)[:, coco] for v in views] for a, views in acts.items()} for s, acts in pos2.items()}
+    return p3, p2
+
+
+def source_facts(folder, name, gt2d, meta, load):
+    """({fact: line}, [problems]) for every keypoint source file data_2d_NAME_K.npz beside gt (K != gt):
+    its error statistics against gt, and whether its confidence is in [0, 1]. `load(path, key)` reads one
+    npz key (check's loader)."""
+    facts, problems = {}, []
+    if meta.get("layout_2d"):
+        facts["2D layout"] = meta["layout_2d"]
+    gt_path = folder / f"data_2d_{name}_gt.npz"
+    if not gt_path.is_file():
+        return facts, problems
+    visibility, occluded = load(gt_path, "visibility"), load(gt_path, "occluded")
+    names = meta.get("joint_names") or [str(i) for i in range(int(meta.get("num_joints", 0)))]
+    for path in sorted(folder.glob(f"data_2d_{name}_*.npz")):
+        kind = path.name[len(f"data_2d_{name}_"):-len(".npz")]
+        if kind == "gt":
+            continue
+        try:
+            other, conf = load(path, "positions_2d"), load(path, "confidence")
+            stats = source_statistics(gt2d, other, names, visibility, occluded, conf)
+        except Exception as exc:  # a broken file is a finding, not a crash
+            problems.append(f"{path.name}: cannot compare with gt ({type(exc).__name__}: {exc})")
+            continue
+        facts[f"keypoints {kind}"] = summary_line(kind, stats)
+        if conf is not None:
+            values = [np.asarray(c) for acts in conf.values() for views in acts.values() for c in views]
+            if values and (min(v.min() for v in values if v.size) < 0 or max(v.max() for v in values if v.size) > 1):
+                problems.append(f"{path.name}: confidence outside [0, 1]")
+    return facts, problems
+
+
+__all__ = ["source_statistics", "swap_flags", "spearman", "summary_line", "comparable_to_3d", "source_facts"]
