@@ -8,7 +8,10 @@ Copy this file into the repository's `common/` folder, put data_3d_<name>.npz an
         from common.blender_dataset import BlenderDataset
         dataset = BlenderDataset(dataset_path)
 
-Cameras, skeleton and frame rate are read from the npz files. Datasets written by the original
+Cameras, skeleton and frame rate are read from the npz files. The 2D files (`-k gt` exact, `-k detector`
+detector-like with `confidence`) carry their keypoint order in metadata['layout_2d']: h36m17 (the 3D's
+joints) or coco17 (COCO order; run.py takes keypoints_symmetry and num_joints from that metadata, so a
+COCO-17 input with a Human3.6M-17 3D target trains unchanged); the skeleton always comes from the 3D file. Datasets written by the original
 genDataset3D.py (cameras only in camera_intrinsics.txt / camera_extrinsics.txt, beside the npz or in
 common/) load too, with its 17-joint skeleton and 30 fps.
 """
@@ -291,6 +294,10 @@ def _metadata(path):
         folder, base = os.path.split(path)
         meta = _npz_item(os.path.join(folder, base.replace("data_3d_", "data_2d_").replace(".npz", "_gt.npz")),
                          "metadata")
+        if meta and meta.get("layout_2d", "h36m17") not in ("h36m17", meta.get("layout_name")):
+            # a 2D layout of its own (coco17): its names, parents and symmetry are not the 3D skeleton's
+            meta = {k: v for k, v in meta.items() if k not in ("joint_names", "parents", "keypoints_symmetry",
+                                                                  "num_joints")}
     return meta or {}
 
 
