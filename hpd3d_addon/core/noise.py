@@ -14,7 +14,7 @@ REFERENCE_SIZE_PX, the size of a Human3.6M subject in its own cameras):
 - per-joint magnitude sigma_j (per axis, bias + correlated + white together) = the per-axis RMS of
   MotionBERT's fitted mixture for that joint: with probability w_j (its "Gaussian weight",
   MOTIONBERT_GAUSSIAN_WEIGHT) N(0, 0.006) (MotionBERT's per-joint std range 0.0034-0.0095), else uniform in
-  +-0.03; in MotionBERT's H36M units, 1 unit = 500 px. sigma_j runs from 3.0 px (pelvis) to 5.4 px (left
+  +-0.03; in MotionBERT's H36M units, 1 unit = 500 px. sigma_j runs from 3.0 px (pelvis) to 5.3 px (left
   wrist); mean per-joint error sqrt(pi/2) * sigma_j, 5.0 px averaged over the joints: the 5-6 px of a
   fine-tuned CPN on Human3.6M (training-realism.md section 3).
 - bias: per view and joint, N(0, 1.5 px) per axis (WHAM's per-sequence per-joint bias; MotionBERT's
