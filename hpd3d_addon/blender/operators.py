@@ -4,7 +4,6 @@ They are a thin layer over the core: the same GenerateOptions as the command lin
 (one file, or a few armature frames, per step; nothing is written before the last step), so the same
 settings give the same dataset. User errors become one-line operator error reports.
 """
-import re
 
 import bpy
 import numpy as np
@@ -286,47 +285,25 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
 
 
 class HPD3D_OT_import_bvh(bpy.types.Operator):
-    """Import the BVH Input (or the first file of the folder) with Blender's BVH importer, at the scale the
-    dataset uses, to look at it (generation reads BVH files itself and does not need this)"""
+    """Import the BVH Input (or the first file of the folder) as an armature with its animation, read the way
+    Generate Dataset reads it (same joints, scale and frames), to look at it before generating"""
     bl_idname = "hpd3d.import_bvh"
     bl_label = "Import BVH for Preview"
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from ..core.sequence import sequence_from_bvh
+        from .bvh_import import import_bvh
         props = context.scene.hpd3d
-        try:
-            takes = bvh_inputs(props)
-            path = str(takes[0].path)
-            if props.auto_scale:
-                scale = sequence_from_bvh(path, takes[0].subject, takes[0].action, scale="auto").scale
-            else:
-                scale = _f(props.scale)
-        except HPD3DError as exc:
-            self.report({"ERROR"}, _one_line(exc))
-            return {"CANCELLED"}
-        if not hasattr(bpy.ops.import_anim, "bvh"):
-            import addon_utils
-            addon_utils.enable("io_anim_bvh", default_set=True)
         if context.view_layer.objects.active is not None and context.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")
         try:
-            result = bpy.ops.import_anim.bvh(
-                filepath=path, global_scale=scale, axis_forward="-Z", axis_up="Y", rotate_mode="NATIVE",
-                use_fps_scale=False, update_scene_fps=True, update_scene_duration=True, frame_start=1,
-                target="ARMATURE")
-        except Exception as exc:  # the importer itself failed (e.g. Debian's 3.4 under Python 3.11)
-            lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
-            errors = [s for s in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", s)
-                      and not s.startswith("Error: Python")]
-            why = errors[-1] if errors else (lines[-1] if lines else type(exc).__name__)
-            self.report({"ERROR"}, f"{path}: Blender's own BVH importer failed on this Blender build ({why}); "
-                                   "Generate Dataset reads BVH files itself and does not need it")
+            path = str(bvh_inputs(props)[0].path)
+            obj, seq = import_bvh(context, path, "auto" if props.auto_scale else _f(props.scale))
+        except HPD3DError as exc:
+            self.report({"ERROR"}, _one_line(exc))
             return {"CANCELLED"}
-        if result != {"FINISHED"}:
-            self.report({"ERROR"}, f"{path}: Blender's BVH importer returned {sorted(result)}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"imported {path} at scale {scale:g} (metres per BVH unit)")
+        self.report({"INFO"}, f"imported {path}: armature '{obj.name}', {len(obj.data.bones)} bones, "
+                              f"{seq.frame_count} frames at {seq.fps:g} fps, scale {seq.scale:g} m per BVH unit")
         return {"FINISHED"}
 
 
