@@ -214,9 +214,9 @@ def _fcurve_factory(obj, action):
 
 
 def _set_scene_timing(scene, seq):
-    """Frame range 1..F and the take's frame rate (as fps / fps_base, e.g. 30 / 1.0 or 120 / 1.0)."""
+    """Frame range 1..F and the take's frame rate (as fps / fps_base, e.g. 30 / 1.0 or 120 / 1.0); the
+    current frame stays where the user had it."""
     scene.frame_start, scene.frame_end = 1, seq.frame_count
     rate = float(seq.fps)
     scene.render.fps = max(1, int(round(rate)))
     scene.render.fps_base = scene.render.fps / rate
-    scene.frame_set(1)
