@@ -77,6 +77,8 @@ def build_parser():
     g.add_argument("--noise", default="cpn",
                    help="detector noise model: cpn (default, see README), gauss:SIGMA_PX, or FILE.json")
     g.add_argument("--noise-seed", type=int, default=None, help="seed of the detector noise (default: --seed)")
+    g.add_argument("--occlusion", action="store_true",
+                   help="also write the self-occlusion mask 'occluded' in a gt-only run (always with detector)")
     g.add_argument("--layout-2d", choices=("h36m17", "coco17"), default="h36m17",
                    help="2D keypoint layout: h36m17 (default, as the 3D) or coco17 (COCO order, face points "
                         "from the head); the 3D stays Human3.6M-17")
@@ -145,7 +147,7 @@ def _keypoint_settings(a):
     from .core.dataset import keypoint_sources
     from .core.noise import parse_noise
     settings = dict(keypoints=tuple(a.keypoints.split(",")), noise=a.noise, noise_seed=a.noise_seed,
-                    layout_2d=a.layout_2d)
+                    layout_2d=a.layout_2d, occlusion=a.occlusion)
     keypoint_sources(GenerateOptions(**settings))
     parse_noise(a.noise)
     if a.layout_2d == "coco17" and a.layout != "h36m17":

@@ -116,6 +116,11 @@ def test_same_seed_same_bits_any_worker_count_and_gt_untouched(tmp_path):
     for act, views in plain["positions_2d"]["S1"].items():  # the exact 2D does not change with --keypoints
         for x, y in zip(views, gt["positions_2d"]["S1"][act]):
             assert x.tobytes() == y.tobytes()
+    assert "occluded" not in plain  # a plain run skips the occlusion test (its cost)
+    generate(files, GenerateOptions(out=str(tmp_path / "occ"), subject="S1", occlusion=True))
+    occ = _load(tmp_path / "occ", "gt")["occluded"]
+    for act, views in occ["S1"].items():
+        assert all(np.array_equal(x, y) for x, y in zip(views, a["occluded"]["S1"][act]))
     _generate(tmp_path / "other", files, rig="h36m", noise_seed=1)
     c = _load(tmp_path / "other", "detector")
     act = next(iter(a["positions_2d"]["S1"]))

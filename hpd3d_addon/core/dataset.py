@@ -47,6 +47,7 @@ class GenerateOptions:
     noise: str = "cpn"           # detector model: a name, gauss:SIGMA_PX or FILE.json (core/noise.py)
     noise_seed: object = None    # None: the rig's seed
     layout_2d: str = "h36m17"    # 2D keypoint layout: h36m17 or coco17 (core/layouts.py)
+    occlusion: bool = False      # write 'occluded' with gt only too (always with a detector source)
 
     def mapping_dict(self):
         return load_mapping_file(self.mapping) if self.mapping else None
@@ -254,8 +255,8 @@ class DatasetBuilder:
         files = {
             f"data_3d_{name}.npz": NpzContent(positions_3d=positions_3d, cameras=camera_blob,
                                               metadata={k: v for k, v in metadata.items() if k != "visibility"}),
-            f"data_2d_{name}_gt.npz": NpzContent(positions_2d=positions_2d, metadata=metadata_2d,
-                                                 visibility=visibility, occluded=realised["occluded"]),
+            f"data_2d_{name}_gt.npz": NpzContent(positions_2d=positions_2d, metadata=metadata_2d, visibility=visibility,
+                                                 **({"occluded": realised["occluded"]} if realised else {})),
             "camera_intrinsics.txt": literal_text(intrinsics).encode(),
             "camera_extrinsics.txt": literal_text(extrinsics).encode(),
             "blender_dataset.py": copy_loader_bytes(),
@@ -270,7 +271,7 @@ class DatasetBuilder:
             left, right = metadata_2d["keypoints_symmetry"]
             files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, metadata_2d["parents"], left, right,
                                                              detector=realised.get("detector"),
-                                                             occluded=realised["occluded"])
+                                                             occluded=realised.get("occluded"))
         written = write_files(opts.out, files, overwrite=opts.overwrite,
                               protect=("data_3d_*.npz", "data_2d_*.npz"),
                               stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"))
@@ -306,7 +307,11 @@ def keypoint_points(take, stored3d, opts):
 
 def realise(take, points, cams, gt_views, vis_views, opts, model, seed):
     """The realise stage for one take: self-occlusion of its 2D points (F, P, 3) from every camera, and the
-    detector keypoints and confidences when asked for. Returns {'occluded', ['detector', 'confidence']}."""
+    detector keypoints and confidences when asked for. Returns {'occluded', ['detector', 'confidence']}, or {}
+    when neither is asked for (occlusion costs ~20k camera-frames/s per core: not in a plain run)."""
+    sources = keypoint_sources(opts)
+    if not opts.occlusion and sources == ["gt"]:
+        return {}
     capsules = body_capsules(take.joints, take.joint_names, take.parents)
     names = layout_2d(opts.layout_2d).joint_names if opts.layout_2d == "coco17" else take.joint_names
     normals = None
@@ -315,7 +320,7 @@ def realise(take, points, cams, gt_views, vis_views, opts, model, seed):
         normals[:, :5] = face_normals(take.joints, points[:, :5])
     occluded = occlusion_masks(points, capsules, cams, normals, capsules.ignored_for(names))
     out = {"occluded": occluded}
-    if "detector" in keypoint_sources(opts):
+    if "detector" in sources:
         seeds = [view_seed(seed, take.subject, take.action, i) for i in range(len(cams))]
         det, conf = detect(np.stack(gt_views), np.stack(vis_views), np.stack(occluded), names, take.fps, model, seeds)
         out["detector"], out["confidence"] = list(det), list(conf)
