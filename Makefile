@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BPY_VERSION ?= 5.0.1
 DEMO_OUT ?= demo_output
 
-.PHONY: test demo addon bench clean venv
+.PHONY: test demo addon bench crash clean venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ addon: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_generate.py
+
+crash: $(VENV)/.installed
+	nice -n 10 $(PY) tools/crash_test.py --cases 500
 
 clean:
 	rm -rf $(VENV) dist $(DEMO_OUT) .pytest_cache

@@ -1,6 +1,6 @@
 """`python -m hpd3d_addon ...` runs the command-line tool."""
 import sys
 
-from .cli import main
+from .entry import main
 
 sys.exit(main())

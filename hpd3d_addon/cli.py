@@ -1,12 +1,18 @@
-"""Command line: `hpd3d generate|check|export|presets|rigs` (also `python -m hpd3d_addon`)."""
+"""Command line: `hpd3d generate|check|export|presets|rigs` (also `python -m hpd3d_addon`).
+
+Ctrl-C (SIGINT) and SIGTERM end a run with one line and exit 130 (143 for SIGTERM). The program starts
+in entry.py, which catches them while this module and numpy are imported.
+"""
 import argparse
 import json
+import signal
 import sys
 
 from .core import __version__, formats
 from .core import camera_sampling
+from .core.commit import COMMITTED, FolderLock, recover
 from .core.dataset import GenerateOptions, generate
-from .core.errors import HPD3DError
+from .core.errors import HPD3DError, OutputError
 from .core.rigs import parse_rig
 from .core.skeleton_presets import PRESETS
 
@@ -87,6 +93,8 @@ def build_parser():
     c = sub.add_parser("check", help="validate a dataset folder (shapes, counts, reprojection error)")
     c.add_argument("folder")
     c.add_argument("--name", default=None, help="dataset name when the folder holds several")
+    c.add_argument("--repair", action="store_true",
+                   help="first complete or undo a write that was interrupted (kill, power loss) in the folder")
 
     x = sub.add_parser("export", help="convert a dataset folder to another training format")
     fmt = x.add_subparsers(dest="format", required=True, metavar="FORMAT")
@@ -170,9 +178,61 @@ def _attach_negative_values(argv, options=("--distortion",)):
     return out
 
 
+class _Stop(KeyboardInterrupt):
+    """SIGINT or SIGTERM, as an exception that unwinds (and cleans up) like Ctrl-C."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _install_signal_handlers():
+    """The first SIGINT/SIGTERM raises _Stop; later ones are ignored, so the clean-up it starts (removing
+    staged files) is not itself interrupted."""
+    def handler(signum, frame):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise _Stop(signum)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def _interrupted(exc, args):
+    signum = getattr(exc, "signum", signal.SIGINT)
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    if COMMITTED:
+        print(f"hpd3d: {what} after the dataset was written to {COMMITTED[-1]}", file=sys.stderr)
+    else:
+        out = getattr(args, "out", None) or getattr(args, "folder", None)
+        print(f"hpd3d: {what}, nothing written{f' ({out} unchanged)' if out else ''}", file=sys.stderr)
+    return 128 + signum
+
+
+def _note(line):
+    print(f"hpd3d: note: {line}", file=sys.stderr)
+
+
 def main(argv=None):
-    argv = _attach_negative_values(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    args = None
+    as_program = argv is None
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _install_signal_handlers()
+        COMMITTED.clear()  # this run's commits only (main() may run more than once in a process)
+        argv = _attach_negative_values(list(sys.argv[1:] if argv is None else argv))
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, args)
+    finally:
+        for sig, handler in saved.items():
+            if as_program:  # the run is over: a late Ctrl-C changes nothing, the exit code stands
+                signal.signal(sig, signal.SIG_IGN)
+            elif handler is not None:  # main(argv) called in-process (tests, scripts): as found
+                signal.signal(sig, handler)
+
+
+def _run(args):
     try:
         if args.command == "presets":
             for p in PRESETS.values():
@@ -188,12 +248,9 @@ def main(argv=None):
             print(export.summary())
             return 0
         if args.command == "check":
-            from .core.check import check_folder
-            report = check_folder(args.folder, args.name)
-            print("\n".join(report.lines()))
-            return 0 if report.passed else 1
+            return _check(args)
         options = options_from_args(args)
-        result = generate(args.inputs, options, workers=args.workers, progress=_progress(args.quiet))
+        result = generate(args.inputs, options, workers=args.workers, progress=_progress(args.quiet), notify=_note)
         for take in result.takes:
             i = take.info
             print(f"{take.subject}/{take.action}: {i['frames']} frames at {i['fps']:g} fps, "
@@ -203,6 +260,19 @@ def main(argv=None):
     except HPD3DError as exc:
         print(f"hpd3d: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("hpd3d: interrupted, nothing written", file=sys.stderr)
-        return 130
+
+
+def _check(args):
+    from .core.check import check_folder
+    if args.repair:
+        from pathlib import Path
+        if not Path(args.folder).is_dir():
+            raise OutputError(f"{args.folder}: not a folder")
+        with FolderLock(args.folder):
+            note = recover(args.folder)
+            print(f"repair: {note}" if note else f"repair: {args.folder}: no interrupted write, nothing to do")
+            report = check_folder(args.folder, args.name)
+    else:
+        report = check_folder(args.folder, args.name)
+    print("\n".join(report.lines()))
+    return 0 if report.passed else 1

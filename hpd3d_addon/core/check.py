@@ -11,6 +11,7 @@ import numpy as np
 
 from .cameras import Camera
 from .errors import InputError
+from .integrity import RUN_ID_KEY, incomplete_write, run_problems
 from .keypoint_stats import comparable_to_3d, source_facts
 from .projection import CHUNK_POINTS, project
 from .safe_pickle import UnsafeNpzError, npz_item, read_npz
@@ -199,13 +200,22 @@ def check_folder(folder, name=None):
     try:
         d3, d2 = _load_npz(p3), _load_npz(p2)
         pos3, pos2, meta = d3.get("positions_3d"), d2.get("positions_2d"), d2.get("metadata") or {}
+        meta3 = d3.get("metadata") or {}
         cameras = load_cameras(folder, p3, d3)
     except (UnsafeNpzError, InputError) as exc:  # one line naming the file (and member or line)
         report.problems.append(str(exc))
+        busy = incomplete_write(folder)
+        report.problems += [busy] if busy else []
         return report
     except Exception as exc:  # a broken file is a finding, not a crash
         report.problems.append(f"cannot read the files ({type(exc).__name__}: {exc})")
+        busy = incomplete_write(folder)
+        report.problems += [busy] if busy else []
         return report
+    problems, facts = run_problems(folder, [p3.name, p2.name], {p.name: m.get(RUN_ID_KEY) if isinstance(m, dict) else None
+                                                                for p, m in ((p3, meta3), (p2, meta))})
+    report.problems += problems
+    report.facts.update(facts)
     if pos3 is None or pos2 is None:
         report.problems.append("positions_3d or positions_2d key missing")
         return report

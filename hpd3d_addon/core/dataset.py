@@ -24,7 +24,8 @@ from .projection import project
 from .rigs import RigSettings, build_rig
 from .sequence import sequence_from_bvh
 from .skeleton_presets import load_mapping_file, resolve
-from .writer import copy_loader_bytes, json_text, literal_text, write_files
+from .commit import new_run_id
+from .writer import copy_loader_bytes, literal_text, lock_output, refuse_existing, write_files
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Result:
     cameras: dict
     check: dict
     seconds: float
+    notes: list = field(default_factory=list)
 
     @property
     def frames(self):
@@ -96,7 +98,7 @@ class Result:
 
     def summary(self):
         cams = sorted({len(c) for c in self.cameras.values()})
-        lines = [
+        lines = list(self.notes) + [
             f"wrote {len(self.takes)} sequences ({len(self.cameras)} subjects, {self.frames} frames, "
             f"{'/'.join(map(str, cams))} cameras each) to {self.out_dir}",
             f"reprojection check: max {self.check['max_error_px']:.2e} px, mean {self.check['mean_error_px']:.2e} px"
@@ -220,6 +222,7 @@ class DatasetBuilder:
                     realised.setdefault(key, {}).setdefault(subject, {})[t.action] = value
         fps_counts = Counter(round(t.fps, 6) for t in self.takes)
         fps = fps_counts.most_common(1)[0][0]
+        run_id = new_run_id()
         intrinsics, extrinsics = camera_tables(cameras)
         metadata = {
             "layout_name": first.layout_name,
@@ -231,6 +234,7 @@ class DatasetBuilder:
             "fps_per_action": {t.subject + "/" + t.action: t.fps for t in self.takes},
             "visibility": visibility,
             "generator": f"hpd3d {__version__}",
+            "run_id": run_id,
         }
         metadata_2d = metadata_for_2d(metadata, opts)
         camera_blob = {"intrinsics": intrinsics, "extrinsics": extrinsics}
@@ -240,6 +244,7 @@ class DatasetBuilder:
                                      for a in actions for i in range(len(cameras[s])))
         name = opts.name
         manifest = {
+            "run_id": run_id,
             "generator": {"name": "hpd3d", "version": __version__, "python": platform.python_version(),
                           "numpy": np.__version__, "platform": platform.platform(), **(extra_manifest or {})},
             "command": sys.argv if extra_manifest is None else None,
@@ -260,7 +265,6 @@ class DatasetBuilder:
             "camera_intrinsics.txt": literal_text(intrinsics).encode(),
             "camera_extrinsics.txt": literal_text(extrinsics).encode(),
             "blender_dataset.py": copy_loader_bytes(),
-            "manifest.json": json_text(manifest).encode(),
         }
         if "detector" in realised:
             files[f"data_2d_{name}_detector.npz"] = NpzContent(
@@ -272,11 +276,12 @@ class DatasetBuilder:
             files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, metadata_2d["parents"], left, right,
                                                              detector=realised.get("detector"),
                                                              occluded=realised.get("occluded"))
+        notes = []
         written = write_files(opts.out, files, overwrite=opts.overwrite,
-                              protect=("data_3d_*.npz", "data_2d_*.npz"),
-                              stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"))
+                              stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"),
+                              manifest=manifest, notes=notes)
         return Result(Path(opts.out), written, self.takes, self.failures, cameras, check,
-                      time.perf_counter() - self.started)
+                      time.perf_counter() - self.started, notes)
 
 
 def cameras_per_take(takes):
@@ -372,8 +377,32 @@ def _settings_dict(opts):
     return d
 
 
-def generate(inputs, options, workers=1, progress=None):
-    """Run the whole pipeline on BVH files/folders. `progress(iterable, total)` wraps the file loop."""
+def generate(inputs, options, workers=1, progress=None, notify=None):
+    """Run the whole pipeline on BVH files/folders. `progress(iterable, total)` wraps the file loop;
+    `notify(line)` hears at once of an interrupted write repaired in the output folder.
+
+    The output folder's lock is taken first, and an existing dataset refused without --overwrite, before
+    any input is read: a second run into the folder, or a run that would be refused, fails at once."""
+    lock, note = lock_output(options.out)
+    try:
+        if note and notify:
+            notify(note)
+        refuse_existing(options.out, options.name, options.overwrite)
+        result = _generate(inputs, options, workers, progress)
+        if note and not notify:
+            result.notes.insert(0, note)
+        return result
+    finally:
+        lock.release()
+
+
+def _ignore_sigint():
+    """Workers leave Ctrl-C to the main process (which stops them): no traceback from each of them."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _generate(inputs, options, workers, progress):
     from .discovery import discover
     takes = discover(inputs, options.subject or None)
     mapping = options.mapping_dict()
@@ -381,11 +410,14 @@ def generate(inputs, options, workers=1, progress=None):
     wrap = progress or (lambda it, total: it)
     if workers and workers > 1 and len(takes) > 1:
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        try:
             results = pool.map(load_take_safe, takes, [options] * len(takes), [mapping] * len(takes),
                                chunksize=max(1, len(takes) // (workers * 8)))
             for item in wrap(results, len(takes)):
                 builder.add(item)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         for take in wrap(takes, len(takes)):
             builder.add(load_take_safe(take, options, mapping))

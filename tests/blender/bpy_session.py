@@ -83,15 +83,20 @@ def load_dataset(folder, name="blender"):
     return {
         "positions_3d": d3["positions_3d"].item(),
         "cameras": d3["cameras"].item(),
-        "metadata_3d": d3["metadata"].item(),
+        "metadata_3d": _without_run_id(d3["metadata"].item()),
         "positions_2d": d2["positions_2d"].item(),
-        "metadata": d2["metadata"].item(),
+        "metadata": _without_run_id(d2["metadata"].item()),
         "visibility": d2["visibility"].item(),
         "intrinsics_txt": (folder / "camera_intrinsics.txt").read_text(),
         "extrinsics_txt": (folder / "camera_extrinsics.txt").read_text(),
         "loader": (folder / "blender_dataset.py").read_bytes(),
         "manifest": json.loads((folder / "manifest.json").read_text()),
     }
+
+
+def _without_run_id(metadata):
+    """Metadata to compare across runs: every run has its own run id."""
+    return {k: v for k, v in metadata.items() if k != "run_id"}
 
 
 def assert_identical(a, b, path="dataset"):
