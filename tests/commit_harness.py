@@ -140,3 +140,41 @@ def state(folder, old):
 
 def whole_run_of(snap):
     return json.loads(snap["manifest.json"])["run_id"]
+
+
+def stopped_writer(argv, log, at=2):
+    """Fork a child running cli.main(argv) that stops itself (SIGSTOP) at its `at`-th os.fsync, i.e. while
+    it holds the folder's lock in the middle of staging. Returns its PID once it is stopped; SIGCONT it and
+    waitpid for its exit status."""
+    r, w = os.pipe()
+    sys.stdout.flush(), sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            os.close(r)
+            os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 1)
+            os.dup2(1, 2)
+            real, count = os.fsync, [0]
+
+            def fsync_then_stop(fd):
+                count[0] += 1
+                if count[0] == at:
+                    os.write(w, b"s")
+                    os.kill(os.getpid(), signal.SIGSTOP)
+                return real(fd)
+            os.fsync = fsync_then_stop
+            from hpd3d_addon.cli import main
+            code = main(list(map(str, argv)))
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code if isinstance(code, int) else 98)
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    if got != b"s":
+        os.waitpid(pid, 0)
+        raise AssertionError(f"the writer ended before it stopped: {Path(log).read_text()}")
+    os.waitpid(pid, os.WUNTRACED)
+    return pid

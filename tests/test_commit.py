@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from commit_harness import run_child, snapshot, state, whole_run, whole_run_of
+from commit_harness import run_child, snapshot, state, stopped_writer, whole_run
 from conftest import REPO, SAMPLES
 from hpd3d_addon.core.check import check_folder
 from hpd3d_addon.core.commit import JOURNAL_NAME, LOCK_NAME, STAGE_NAME, FolderLock
@@ -216,30 +216,7 @@ def test_second_concurrent_run_fails_at_once_naming_the_folder_and_pid(old_datas
     non-zero at once with one line naming the folder and A's PID; A then finishes: one dataset, A's."""
     work = _copy(old_dataset, tmp_path, "ds")
     old = snapshot(work)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        os.dup2(os.open(tmp_path / "a.log", os.O_WRONLY | os.O_CREAT, 0o644), 1)
-        os.dup2(1, 2)
-        code = 99
-        try:
-            real = os.fsync
-
-            def fsync_then_stop(fd, _n=[0]):
-                _n[0] += 1
-                if _n[0] == 2:  # staging: the first file is written
-                    os.write(w, b"s")
-                    os.kill(os.getpid(), signal.SIGSTOP)
-                return real(fd)
-            os.fsync = fsync_then_stop
-            from hpd3d_addon.cli import main
-            code = main(["generate", str(SAMPLES), "--out", str(work), *NEW])
-        finally:
-            os._exit(code)
-    os.close(w)
-    assert os.read(r, 1) == b"s"
-    os.waitpid(pid, os.WUNTRACED)
+    pid = stopped_writer(["generate", SAMPLES, "--out", work, *NEW], tmp_path / "a.log")
     assert (work / STAGE_NAME).is_dir() and not check_folder(work).passed  # "a run is writing this folder"
     assert any(f"PID {pid}" in p for p in check_folder(work).problems)
     started = time.perf_counter()

@@ -271,15 +271,28 @@ def fsync_dir(folder):
         os.close(fd)
 
 
-def _write_durably(path, content):
-    """Write bytes, or an object with write_to(fh), to a new file; flush and fsync it."""
+def _write_durably(path, content, digest=False):
+    """Write bytes, or an object with write_to(fh), to a new file; flush and fsync it. With `digest`, returns
+    file_digest(path), computed while the fsync waits for the disk (both release the GIL)."""
     with open(path, "xb") as fh:
         if isinstance(content, (bytes, bytearray, memoryview)):
             fh.write(content)
         else:
             content.write_to(fh)
         fh.flush()
-        os.fsync(fh.fileno())
+        if not digest:
+            os.fsync(fh.fileno())
+            return None
+        result = []
+        hasher = threading.Thread(target=lambda: result.append(file_digest(path)), daemon=True)
+        hasher.start()
+        try:
+            os.fsync(fh.fileno())
+        finally:
+            hasher.join()
+        if not result:
+            raise OSError(errno.EIO, f"cannot read back {path}")
+        return result[0]
 
 
 def file_digest(path):
@@ -430,8 +443,7 @@ def commit_files(folder, files, manifest=None, remove=()):
     try:
         contents = {}
         for name in names:
-            _write_durably(stage / name, files[name])
-            size, sha = file_digest(stage / name)
+            size, sha = _write_durably(stage / name, files[name], digest=True)
             contents[name] = {"bytes": size, "sha256": sha}
         if manifest is not None:
             names.append(MANIFEST_NAME)
