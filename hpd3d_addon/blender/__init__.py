@@ -5,9 +5,9 @@ raises nothing and leaves no trace.
 """
 import bpy
 
-from . import operators, panel, properties
+from . import operators, overlay, panel, properties
 
-CLASSES = properties.CLASSES + operators.CLASSES + panel.CLASSES
+CLASSES = properties.CLASSES + operators.CLASSES + overlay.CLASSES + panel.CLASSES
 
 
 def _is_registered(cls):
@@ -22,6 +22,7 @@ def register():
 
 
 def unregister():
+    overlay.disable()
     properties.detach()
     for cls in reversed(CLASSES):
         if _is_registered(cls):

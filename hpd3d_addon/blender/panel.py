@@ -1,6 +1,7 @@
 """The sidebar: View3D > Sidebar (N) > HPD3D, sections Input / Skeleton / Cameras / Output."""
 import bpy
 
+from . import overlay
 from .operators import RIG_COLLECTION
 
 
@@ -77,6 +78,7 @@ class HPD3D_PT_cameras(_HPD3DPanel, bpy.types.Panel):
             coll = bpy.data.collections.get(RIG_COLLECTION)
             n = sum(1 for o in coll.all_objects if o.type == "CAMERA") if coll else 0
             layout.label(text=f"{n} cameras in '{RIG_COLLECTION}'", icon="CAMERA_DATA" if n else "ERROR")
+            overlay_buttons(layout)
             return
         if kind in ("RING", "RANDOM"):
             layout.prop(props, "rig_count")
@@ -100,6 +102,15 @@ class HPD3D_PT_cameras(_HPD3DPanel, bpy.types.Panel):
         row.prop(props, "margin")
         layout.prop(props, "distortion")
         layout.operator("hpd3d.build_rig", icon="OUTLINER_OB_CAMERA")
+        overlay_buttons(layout)
+
+
+def overlay_buttons(layout):
+    """Joint Overlay and Detector toggles (see overlay.py): pressed while shown."""
+    row = layout.row(align=True)
+    row.operator("hpd3d.toggle_overlay", text="Joint Overlay", icon="HIDE_OFF" if overlay.enabled() else "HIDE_ON",
+                 depress=overlay.enabled()).layer = "JOINTS"
+    row.operator("hpd3d.toggle_overlay", text="Detector", depress=overlay.detector_shown()).layer = "DETECTOR"
 
 
 class HPD3D_PT_output(_HPD3DPanel, bpy.types.Panel):

@@ -1,8 +1,8 @@
 """The states the HPD3D sidebar panels are walked through by the panel tests (the real-window session in
 gui_driver.py and the bpy background session in addon_session.py), so that every branch of every panel's
 `draw` is reached: each source (with a mesh active, with an armature with and without an action), each
-joint layout, each rig type (Scene Cameras with and without cameras), manual scale, and after a run with
-the report box showing.
+joint layout, each rig type (Scene Cameras with and without cameras), manual scale, the joint overlay on,
+and after a run with the report box showing.
 
 Each state is (label, settings to set on scene.hpd3d, setup or None). A setup is a function of (paths)
 run before the settings are set; `paths` has "sample_dir" (the sample walk's folder) and "out_dir"
@@ -83,6 +83,17 @@ def report_after_run(paths):
     assert result == {"FINISHED"} and props.last_report, (result, props.last_report)
 
 
+def overlay_on(paths):
+    """Joint Overlay and its Detector layer on (the Cameras panel's buttons drawn pressed)."""
+    rig_cameras(paths)
+    from importlib import import_module
+    overlay = import_module(bpy.types.HPD3D_OT_toggle_overlay.__module__)
+    if not overlay.enabled():
+        assert bpy.ops.hpd3d.toggle_overlay(layer="JOINTS") == {"FINISHED"}
+    if not overlay.detector_shown():
+        assert bpy.ops.hpd3d.toggle_overlay(layer="DETECTOR") == {"FINISHED"}
+
+
 STATES = [
     ("defaults", {}, None),
     ("manual_scale", {"auto_scale": False}, None),
@@ -98,6 +109,7 @@ STATES = [
     ("source_SCENE_armature", {"source": "SCENE"}, armature_with_action),
     ("source_SCENE_armature_no_action", {"source": "SCENE"}, armature_without_action),
     ("rig_SCENE_cameras", {"source": "BVH", "rig_type": "SCENE"}, rig_cameras),
+    ("overlay_on", {"rig_type": "H36M"}, overlay_on),
     ("report", {}, report_after_run),
 ]
 
