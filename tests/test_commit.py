@@ -403,3 +403,90 @@ def test_full_disk_mid_write_keeps_the_old_dataset(tmp_path):
     lines = err.strip().splitlines()
     assert code != 0 and len(lines) == 1 and "No space left" in lines[0] and "unchanged" in lines[0], err
     assert got["same"] and got["check"] == 0 and not [n for n in got["names"] if n.startswith(".")], got
+
+
+# ---- strict output -----------------------------------------------------------------------------------------
+
+def test_a_non_finite_array_is_one_line_and_nothing_is_written(old_dataset, tmp_path):
+    from hpd3d_addon.core.errors import OutputError
+    from hpd3d_addon.core.formats.videopose3d import NpzContent
+    from hpd3d_addon.core.writer import write_files
+    work = _copy(old_dataset, tmp_path, "ds")
+    old = snapshot(work)
+    bad = np.zeros((4, 17, 3), np.float32)
+    bad[2, 5, 1] = np.nan
+    files = {"data_3d_blender.npz": NpzContent(positions_3d={"S1": {"walk": bad}}), "camera_intrinsics.txt": b"[]\n"}
+    with pytest.raises(OutputError) as err:
+        write_files(work, files, overwrite=True, manifest={"run_id": "x"})
+    assert str(err.value) == ("data_3d_blender.npz: positions_3d/S1/walk holds a non-finite value (NaN or infinity); "
+                              "nothing written")
+    with pytest.raises(OutputError, match=r"^manifest.json: settings/fps is not a finite number"):
+        write_files(work, {"camera_intrinsics.txt": b"[]\n"}, overwrite=True,
+                    manifest={"run_id": "x", "settings": {"fps": np.float32("inf")}})
+    assert snapshot(work) == old and sorted(os.listdir(work)) == sorted(old)
+
+
+def test_a_denormal_frame_time_never_writes_a_non_strict_manifest(tmp_path):
+    """The issue's case: `Frame Time: 1e-320` made a dataset 'at inf fps' with Infinity in manifest.json.
+    Now either one line and nothing written, or a dataset whose manifest is strict JSON."""
+    text = (SAMPLES / "hpd3d_sample_walk.bvh").read_text()
+    head, _, rest = text.partition("Frame Time:")
+    bvh = tmp_path / "S1" / "walk.bvh"
+    bvh.parent.mkdir()
+    bvh.write_text(head + "Frame Time: 1e-320\n" + rest.split("\n", 1)[1])
+    out = tmp_path / "out"
+    r = _cli("generate", bvh, "--out", out, "--rig", "ring:2")
+    assert "Traceback" not in r.stderr
+    if r.returncode != 0:
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not out.exists() or not [n for n in os.listdir(out) if not n.startswith(".")]
+    else:
+        json.loads((out / "manifest.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in manifest"))
+
+
+# ---- what a replacing run removes, and what it leaves ----------------------------------------------------
+
+def test_overwrite_under_another_name_replaces_the_folder_wholly(old_dataset, tmp_path):
+    """The folder holds one dataset (the camera files and manifest are the folder's): the old run's files
+    go in the same commit, so the folder is wholly the new run's."""
+    work = _copy(old_dataset, tmp_path, "ds")
+    code, _ = run_child(["generate", SAMPLES, "--out", work, "--name", "other", *NEW], tmp_path / "log")
+    assert code == 0, (tmp_path / "log").read_text()
+    assert not list(work.glob("*_blender*")) and whole_run(work) and check_folder(work).passed
+
+
+def test_a_write_without_manifest_leaves_the_dataset_beside_it(old_dataset, tmp_path):
+    """An export into a dataset folder (no manifest of its own) touches only its own files."""
+    from hpd3d_addon.core.writer import write_files
+    work = _copy(old_dataset, tmp_path, "ds")
+    old = snapshot(work)
+    write_files(work, {"motionbert.pkl": b"\x80\x04N."}, protect=("motionbert.pkl",))
+    after = snapshot(work)
+    assert after.pop("motionbert.pkl") == b"\x80\x04N." and after == old
+    assert check_folder(work).passed
+
+
+def test_ctrl_c_to_the_process_group_with_workers(old_dataset, tmp_path):
+    """A terminal's Ctrl-C reaches the workers too: they leave it to the main process, which stops them;
+    one line, exit 130, the old dataset intact."""
+    mocap = tmp_path / "mocap" / "S1"
+    mocap.mkdir(parents=True)
+    for i in range(12):
+        shutil.copyfile(SAMPLES / "hpd3d_sample_walk.bvh", mocap / f"walk{i}.bvh")
+    codes = []
+    for delay in (0.3, 0.8):
+        work = _copy(old_dataset, tmp_path, f"w{delay}")
+        old = snapshot(work)
+        p = subprocess.Popen([sys.executable, "-m", "hpd3d_addon", "generate", str(mocap.parent), "--out", str(work),
+                              "--workers", "2", "--fps", "240", *NEW], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+        assert _wait_for_numpy(p.pid)
+        time.sleep(delay)
+        os.killpg(p.pid, signal.SIGINT)
+        code = p.wait(timeout=300)
+        err = p.stderr.read()
+        codes.append(code)
+        if code == 0:
+            continue
+        _assert_interrupted(work, old, err, code)
+    assert 130 in codes, codes
