@@ -146,8 +146,10 @@ def summary_line(name, stats):
     s = stats
     conf = s["spearman_confidence_error"]
     return (f"vs gt: error mean {s['mean_px']:.2f} px, median {s['median_px']:.2f} px, "
-            f"p95 {s['p95_px']:.2f} px; swaps {100 * s['swap_rate']:.2f} % of limb-pair frames; "
-            f"occluded {100 * s['occluded_fraction']:.1f} % of keypoints"
+            f"p95 {s['p95_px']:.2f} px; "
+            + (f"swaps {100 * s['swap_rate']:.2f} % of limb-pair frames; " if s["swap_rate"] == s["swap_rate"]
+               else "swaps not measured (no elbow/wrist/knee/ankle pairs); ")
+            + f"occluded {100 * s['occluded_fraction']:.1f} % of keypoints"
             + ("" if conf != conf else f"; Spearman(confidence, error) {conf:.2f}"))
 
 
