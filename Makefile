@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BPY_VERSION ?= 5.0.1
 DEMO_OUT ?= demo_output
 
-.PHONY: test demo addon bench crash clean venv
+.PHONY: test demo addon bench crash fuzz clean venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ bench: $(VENV)/.installed
 
 crash: $(VENV)/.installed
 	nice -n 10 $(PY) tools/crash_test.py --cases 500
+
+# Seeded fuzzing of every input kind (tools/fuzz.py): FUZZ_CASES cases over 2 processes, 2 GB and 60 s per case.
+FUZZ_CASES ?= 10000
+FUZZ_SEED ?= 0
+fuzz: $(VENV)/.installed
+	nice -n 10 $(PY) tools/fuzz.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --jobs 2
 
 clean:
 	rm -rf $(VENV) dist $(DEMO_OUT) .pytest_cache

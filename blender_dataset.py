@@ -230,6 +230,115 @@ def npz_item(path, key):
     if isinstance(value, np.ndarray) and value.dtype.hasobject and value.shape == ():
         return value.item()
     return value
+
+
+# The structure of what was read, checked before use: one line naming the file and key, never a traceback.
+def _real(v):
+    if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
+        return False
+    try:
+        return bool(np.isfinite(float(v)))
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _vector(value, n, where):
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.shape == (n,):
+        out = value.astype(np.float64)
+    elif isinstance(value, (list, tuple)) and len(value) == n and all(_real(v) for v in value):
+        out = np.array([float(v) for v in value])
+    else:
+        raise UnsafeNpzError(f"{where}: must be {n} numbers")
+    if not np.isfinite(out).all():
+        raise UnsafeNpzError(f"{where}: must be finite")
+    return out
+
+
+def _whole(value, low, high, where):
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not low <= value <= high:
+        raise UnsafeNpzError(f"{where}: must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def check_cameras(blob, where):
+    """A camera table {'intrinsics': [dict], 'extrinsics': {subject: [dict]}} (Human3.6M's fields): every
+    camera's numbers present, finite and sane. Returns {subject: [merged camera dict]}."""
+    if not isinstance(blob, dict) or not isinstance(blob.get("intrinsics"), (list, tuple)) \
+            or not isinstance(blob.get("extrinsics"), dict):
+        raise UnsafeNpzError(f"{where}: cameras must be {{'intrinsics': [...], 'extrinsics': {{subject: [...]}}}}")
+    intrinsics = blob["intrinsics"]
+    out = {}
+    for subject, entries in blob["extrinsics"].items():
+        at = f"{where}: extrinsics[{subject!r}]"
+        if not isinstance(subject, str) or not isinstance(entries, (list, tuple)) or not entries:
+            raise UnsafeNpzError(f"{at}: must be a non-empty list of cameras under a subject name")
+        if len(entries) > len(intrinsics):
+            raise UnsafeNpzError(f"{at}: {len(entries)} cameras but {len(intrinsics)} intrinsics")
+        cams = []
+        for i, extrinsic in enumerate(entries):
+            if not isinstance(extrinsic, dict) or not isinstance(intrinsics[i], dict):
+                raise UnsafeNpzError(f"{at}[{i}]: a camera must be a dict")
+            cam = dict(intrinsics[i])
+            cam.update(extrinsic)
+            for key, n in (("focal_length", 2), ("center", 2), ("orientation", 4), ("translation", 3),
+                           ("radial_distortion", 3), ("tangential_distortion", 2)):
+                if key in cam or key in ("focal_length", "center", "orientation", "translation"):
+                    cam[key] = _vector(cam.get(key), n, f"{at}[{i}] '{key}'")
+            for key in ("res_w", "res_h"):
+                cam[key] = _whole(cam.get(key), 1, 1 << 16, f"{at}[{i}] '{key}'")
+            if (cam["focal_length"] <= 0).any() or not (cam["orientation"] ** 2).sum() > 1e-12:
+                raise UnsafeNpzError(f"{at}[{i}]: focal lengths must be > 0 and the orientation a rotation")
+            cams.append(cam)
+        out[subject] = cams
+    return out
+
+
+def check_positions(data, where, dims, finite=True):
+    """{subject: {action: array (F, J, 3)}} (dims 3) or {subject: {action: [array (F, J, 2) per camera]}}
+    (dims 2) of floats; finite when asked."""
+    if not isinstance(data, dict):
+        raise UnsafeNpzError(f"{where}: must be a dict {{subject: {{action: ...}}}}")
+    for subject, actions in data.items():
+        if not isinstance(subject, str) or not isinstance(actions, dict):
+            raise UnsafeNpzError(f"{where}[{subject!r}]: must be a dict of actions under a subject name")
+        for action, value in actions.items():
+            at = f"{where}[{subject!r}][{action!r}]"
+            if not isinstance(action, str):
+                raise UnsafeNpzError(f"{at}: action names must be strings")
+            for k, a in enumerate([value] if dims == 3 else value if isinstance(value, (list, tuple)) else [None]):
+                if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or a.ndim != 3 or a.shape[2] != dims:
+                    what = "an array (frames, joints, 3)" if dims == 3 else "a list of arrays (frames, joints, 2)"
+                    raise UnsafeNpzError(f"{at}: must be {what} of floats")
+                if finite and not np.isfinite(a).all():
+                    raise UnsafeNpzError(f"{at}{'' if dims == 3 else f'[{k}]'}: holds NaN or infinite values")
+
+
+def check_metadata(meta, where):
+    """VideoPose3D's metadata fields, where present: num_joints, keypoints_symmetry, parents, fps."""
+    if not isinstance(meta, dict):
+        raise UnsafeNpzError(f"{where}: metadata must be a dict")
+    joints = None
+    if "num_joints" in meta:
+        joints = _whole(meta["num_joints"], 1, 100000, f"{where} 'num_joints'")
+    if "parents" in meta:
+        parents = meta["parents"]
+        if not isinstance(parents, (list, tuple, np.ndarray)) or not len(parents) \
+                or any(_whole(p, -1, len(parents) - 1, f"{where} 'parents'") >= k for k, p in enumerate(parents)):
+            raise UnsafeNpzError(f"{where} 'parents': must list each joint's parent (-1 or an earlier joint)")
+        joints = len(parents)
+    if "keypoints_symmetry" in meta:
+        sym = meta["keypoints_symmetry"]
+        top = (joints or 100000) - 1
+        if not isinstance(sym, (list, tuple)) or len(sym) != 2 or not all(isinstance(s, (list, tuple, np.ndarray)) for s in sym) \
+                or len(sym[0]) != len(sym[1]):
+            raise UnsafeNpzError(f"{where} 'keypoints_symmetry': must be two lists of joint indices of equal length")
+        for side in sym:
+            for j in side:
+                _whole(j, 0, top, f"{where} 'keypoints_symmetry'")
+    if "fps" in meta and not (_real(meta["fps"]) and 0 < meta["fps"] <= 1e6):
+        raise UnsafeNpzError(f"{where} 'fps': must be a number > 0")
 # END restricted npz reader
 
 
@@ -253,6 +362,10 @@ def _check_2d_files(path, run_id):
         if max((n for n in names if rest.startswith(n + "_")), key=len, default=name) != name:
             continue  # data_2d_<name>_x_gt.npz belongs to a dataset named <name>_x
         members = read_npz(candidate)
+        if "positions_2d" in members:
+            value = members["positions_2d"]
+            check_positions(value.item() if value.shape == () and value.dtype.hasobject else value,
+                            f"{candidate}: positions_2d", 2, finite=False)
         meta = members.get("metadata")
         other = meta.item().get("run_id") if meta is not None and meta.shape == () and isinstance(meta.item(), dict) else None
         if run_id is not None and other is not None and other != run_id:
@@ -294,11 +407,11 @@ def _metadata(path):
         folder, base = os.path.split(path)
         meta = _npz_item(os.path.join(folder, base.replace("data_3d_", "data_2d_").replace(".npz", "_gt.npz")),
                          "metadata")
-        if meta and meta.get("layout_2d", "h36m17") not in ("h36m17", meta.get("layout_name")):
+        if isinstance(meta, dict) and meta.get("layout_2d", "h36m17") not in ("h36m17", meta.get("layout_name")):
             # a 2D layout of its own (coco17): its names, parents and symmetry are not the 3D skeleton's
             meta = {k: v for k, v in meta.items() if k not in ("joint_names", "parents", "keypoints_symmetry",
                                                                   "num_joints")}
-    return meta or {}
+    return {} if meta is None else meta
 
 
 class BlenderDataset(MocapDataset):
@@ -306,23 +419,29 @@ class BlenderDataset(MocapDataset):
 
     def __init__(self, path):
         meta = _metadata(path)
+        check_metadata(meta, f"{path}: metadata")
         _check_2d_files(path, meta.get("run_id"))
         left, right = meta.get("keypoints_symmetry", [H36M_LEFT, H36M_RIGHT])
         skeleton = Skeleton(parents=list(meta.get("parents", H36M_PARENTS)),
                             joints_left=list(left), joints_right=list(right))
         super().__init__(fps=meta.get("fps", LEGACY_FPS), skeleton=skeleton)
 
-        blob = _npz_item(path, "cameras") or _camera_text_files(path)
-        intrinsics = blob["intrinsics"]
+        blob = _npz_item(path, "cameras")
+        where = f"{path}: cameras"
+        if blob is None:
+            blob, where = _camera_text_files(path), "camera_intrinsics.txt/camera_extrinsics.txt"
         self._cameras = {}
-        for subject, entries in copy.deepcopy(blob["extrinsics"]).items():
+        for subject, entries in check_cameras(copy.deepcopy(blob), where).items():
             cams = []
-            for i, extrinsic in enumerate(entries):
-                cam = dict(intrinsics[i])
-                cam.update(extrinsic)  # a subject's own intrinsics (random rigs) take precedence
+            for i, cam in enumerate(entries):  # intrinsics merged with the subject's extrinsics (these win)
+                cam.setdefault("radial_distortion", np.zeros(3))
+                cam.setdefault("tangential_distortion", np.zeros(2))
                 for k, v in cam.items():
                     if k not in ["id", "res_w", "res_h"]:
-                        cam[k] = np.array(v, dtype="float32")
+                        try:
+                            cam[k] = np.array(v, dtype="float32")
+                        except (TypeError, ValueError):
+                            raise ValueError(f"{where}: camera {i} of {subject!r}: '{k}' is not numeric") from None
                 # Normalise as Human36mDataset does.
                 cam["center"] = normalize_screen_coordinates(cam["center"], w=cam["res_w"], h=cam["res_h"]).astype("float32")
                 cam["focal_length"] = cam["focal_length"] / cam["res_w"] * 2
@@ -333,8 +452,13 @@ class BlenderDataset(MocapDataset):
             self._cameras[subject] = cams
 
         data = npz_item(path, "positions_3d")
+        if data is None:
+            raise ValueError(f"{path}: no positions_3d")
+        check_positions(data, f"{path}: positions_3d", 3)
         self._data = {}
         for subject, actions in data.items():
+            if subject not in self._cameras:
+                raise ValueError(f"{path}: subject {subject!r} has no cameras")
             self._data[subject] = {}
             for action_name, positions in actions.items():
                 self._data[subject][action_name] = {

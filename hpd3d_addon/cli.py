@@ -13,6 +13,7 @@ from .core import camera_sampling
 from .core.commit import COMMITTED, FolderLock, recover
 from .core.dataset import GenerateOptions, generate
 from .core.errors import HPD3DError, OutputError
+from .core.limits import UsageError
 from .core.rigs import parse_rig
 from .core.skeleton_presets import PRESETS
 
@@ -140,7 +141,7 @@ def options_from_args(a):
     try:
         w, h = (int(v) for v in a.resolution.lower().split("x"))
     except ValueError:
-        raise HPD3DError(f"invalid --resolution '{a.resolution}': use WxH, e.g. 1920x1080") from None
+        raise UsageError(f"invalid --resolution '{a.resolution}': use WxH, e.g. 1920x1080") from None
     rig = parse_rig(a.rig, distance=a.distance, height=a.height, focal=a.focal, res_w=w, res_h=h,
                     fit=not a.no_fit, margin=a.margin, seed=a.seed, distortion=a.distortion,
                     camera_dist=a.camera_dist, camera_per=a.camera_per)
@@ -257,9 +258,13 @@ def _run(args):
                   f"preset {i['skeleton_preset']}, scale {i['scale']:g} ({i['unit']}), height {i['height_m']:.2f} m")
         print(result.summary())
         return 1 if result.failures or not result.check["passed"] else 0
-    except HPD3DError as exc:
+    except HPD3DError as exc:  # one line; 2 for an option out of range or malformed (a usage error), else 1
         print(f"hpd3d: error: {exc}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, UsageError) else 1
+    except MemoryError:
+        print("hpd3d: error: out of memory (fewer cameras, frames or --workers need less); nothing written",
+              file=sys.stderr)
+        return 1
 
 
 def _check(args):

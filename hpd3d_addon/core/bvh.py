@@ -113,6 +113,7 @@ def parse_bvh(text, path="<string>"):
         elif key == "{":
             if pending is None:
                 _fail(path, "'{' without a joint", i + 1)
+            _check_hierarchy_size(path, len(joints), len(stack) + 1, i + 1)
             stack.append(-1 if joints[pending].is_end_site else pending)
             stack_joint = pending
             pending = None
@@ -225,6 +226,16 @@ def parse_bvh(text, path="<string>"):
         row = int(np.argmax(bad.any(axis=1)))
         _fail(path, "motion has a NaN or infinite value", _row_line(lines, first, row))
     return BvhMotion(path=str(path), joints=joints, frame_time=frame_time, motion=motion)
+
+
+def _check_hierarchy_size(path, joints, depth, line):
+    """Header limits (limits.RANGES 'joints', 'depth'), checked as the hierarchy is read: a file cannot make
+    the reader build more than the documented number of joints or nest them deeper."""
+    from .limits import RANGES
+    if joints > RANGES["joints"][1]:
+        _fail(path, f"more than {RANGES['joints'][1]} joints and End Sites: not a body skeleton", line)
+    if depth > RANGES["depth"][1]:
+        _fail(path, f"hierarchy nested deeper than {RANGES['depth'][1]} levels: not a body skeleton", line)
 
 
 def _rows_all_have(body, count):

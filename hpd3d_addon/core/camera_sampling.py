@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import HPD3DError
+from .limits import UsageError
 
 PARAMETERS = ("yaw", "pitch", "distance", "focal", "roll", "height", "principal_x", "principal_y")
 UNITS = dict(yaw="deg", pitch="deg", distance="m", focal="px", roll="deg", height="m", principal_x="px",
@@ -69,7 +70,7 @@ KINDS = {"uniform": ("low", "high"), "normal": ("mean", "std"), "truncnormal": (
 TIMES = {"distance": ("--distance",), "focal": ("--focal", "diagonal")}
 
 
-class CameraDistError(HPD3DError):
+class CameraDistError(UsageError):  # a --camera-dist problem: exit code 2
     """A camera distribution that cannot be used."""
 
 
@@ -216,10 +217,12 @@ def resolve(spec):
 
 def read_json(path):
     """A CameraDistribution from a JSON file (format in this module's docstring)."""
+    from .errors import InputError
+    from .limits import read_json_file
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CameraDistError(f"{path}: cannot read camera distribution ({exc})") from None
+        data = read_json_file(path, "camera distribution")  # size, depth and strict-JSON bounded
+    except InputError as exc:
+        raise CameraDistError(f"cannot read camera distribution: {exc}") from None
     if not isinstance(data, dict):
         raise CameraDistError(f"{path}: a camera distribution is a JSON object of parameters")
     unknown = sorted(set(data) - set(PARAMETERS) - {"description", "name"})
@@ -236,7 +239,7 @@ def read_json(path):
 def parse_dist(d, parameter, source):
     """A Dist from its JSON form, checked (one error line naming the file and the parameter)."""
     where = f"{source}: {parameter}"
-    if not isinstance(d, dict) or d.get("dist") not in KINDS:
+    if not isinstance(d, dict) or not isinstance(d.get("dist"), str) or d["dist"] not in KINDS:
         raise CameraDistError(f"{where}: give {{\"dist\": {' | '.join(KINDS)}, ...}}")
     names = KINDS[d["dist"]]
     extra = sorted(set(d) - set(names) - {"dist", "times"})
@@ -244,12 +247,12 @@ def parse_dist(d, parameter, source):
         raise CameraDistError(f"{where}: unknown key(s) {', '.join(extra)} for {d['dist']} (takes {', '.join(names)})")
     try:
         args = tuple(float(d[n]) for n in names)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise CameraDistError(f"{where}: {d['dist']} needs numbers {', '.join(names)}") from None
     if not all(math.isfinite(a) for a in args):
         raise CameraDistError(f"{where}: values must be finite")
     times = d.get("times", "")
-    if times and times not in TIMES.get(parameter, ()):
+    if times and (not isinstance(times, str) or times not in TIMES.get(parameter, ())):
         allowed = TIMES.get(parameter)
         raise CameraDistError(f"{where}: 'times' must be {' or '.join(allowed)}" if allowed else
                               f"{where}: 'times' is only for distance and focal")

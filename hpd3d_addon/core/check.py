@@ -14,7 +14,7 @@ from .errors import InputError
 from .integrity import RUN_ID_KEY, incomplete_write, run_problems
 from .keypoint_stats import comparable_to_3d, source_facts
 from .projection import CHUNK_POINTS, project
-from .safe_pickle import UnsafeNpzError, npz_item, read_npz
+from .safe_pickle import UnsafeNpzError, check_cameras, check_metadata, check_positions, npz_item, read_npz
 
 TOLERANCE_PX = 0.01
 
@@ -158,16 +158,17 @@ def load_cameras(folder, data_3d_path, members=None):
     """{subject: [Camera]} from the 3D npz (`members`: its members when already read), else camera_*.txt
     beside it or in common/."""
     blob = members.get("cameras") if members is not None else _load_npz_dict(data_3d_path, "cameras")
+    where = f"{data_3d_path}: cameras"
     if blob is None:
         for d in (folder, folder / "common", folder.parent / "common"):
             intr, extr = d / "camera_intrinsics.txt", d / "camera_extrinsics.txt"
             if intr.is_file() and extr.is_file():
                 blob = {"intrinsics": read_literal_file(intr), "extrinsics": read_literal_file(extr)}
+                where = f"{intr} / {extr.name}"
                 break
     if blob is None:
         return None
-    return {s: [Camera.from_dicts(blob["intrinsics"][i], e) for i, e in enumerate(entries)]
-            for s, entries in blob["extrinsics"].items()}
+    return {s: [Camera.from_dicts(c, {}) for c in cams] for s, cams in check_cameras(blob, where).items()}
 
 
 def check_folder(folder, name=None):
@@ -199,8 +200,16 @@ def check_folder(folder, name=None):
         return report
     try:
         d3, d2 = _load_npz(p3), _load_npz(p2)
-        pos3, pos2, meta = d3.get("positions_3d"), d2.get("positions_2d"), d2.get("metadata") or {}
-        meta3 = d3.get("metadata") or {}
+        pos3, pos2, meta = d3.get("positions_3d"), d2.get("positions_2d"), d2.get("metadata")
+        meta = {} if meta is None else meta
+        meta3 = d3.get("metadata")
+        meta3 = {} if meta3 is None else meta3
+        check_metadata(meta, f"{p2}: metadata")
+        check_metadata(meta3, f"{p3}: metadata")
+        if pos3 is not None:
+            check_positions(pos3, f"{p3}: positions_3d", 3)
+        if pos2 is not None:
+            check_positions(pos2, f"{p2}: positions_2d", 2)
         cameras = load_cameras(folder, p3, d3)
     except (UnsafeNpzError, InputError) as exc:  # one line naming the file (and member or line)
         report.problems.append(str(exc))

@@ -17,6 +17,7 @@ from .check import combine_error_blocks, error_blocks
 from .errors import HPD3DError, InputError, MappingError
 from .formats.videopose3d import NpzContent
 from .layouts import H36M17, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward, source_layout
+from .limits import check_options
 from .noise import detect, parse_noise, view_seed
 from .occlusion import body_capsules, occlusion_masks
 from .parallel import thread_map
@@ -162,6 +163,7 @@ class DatasetBuilder:
     """Collects mapped takes, then writes the dataset."""
 
     def __init__(self, options):
+        check_options(options)  # every option within its documented range (core/limits.py), for CLI and add-on
         self.options = options
         self.takes = []
         self.failures = []
@@ -404,9 +406,9 @@ def _ignore_sigint():
 
 def _generate(inputs, options, workers, progress):
     from .discovery import discover
+    builder = DatasetBuilder(options)
     takes = discover(inputs, options.subject or None)
     mapping = options.mapping_dict()
-    builder = DatasetBuilder(options)
     wrap = progress or (lambda it, total: it)
     if workers and workers > 1 and len(takes) > 1:
         from concurrent.futures import ProcessPoolExecutor

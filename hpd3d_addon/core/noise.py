@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HPD3DError
+from .limits import UsageError
 
 # A 1.72 m subject at Human3.6M's mean camera distance (5.1 m horizontal, ~5.2 m to the subject) with its
 # ~1147 px focal length (training-realism.md section 4): 1.72 * 1147 / 5.2 = 379 px.
@@ -138,13 +139,13 @@ def parse_noise(spec):
             sigma = float(spec[6:])
         except ValueError:
             sigma = -1.0
-        if not sigma >= 0:
-            raise HPD3DError(f"invalid --noise '{spec}': use gauss:SIGMA_PX with SIGMA_PX >= 0, e.g. gauss:5")
+        if not 0 <= sigma <= 1000:  # finite: a NaN or inf sigma would reach the files and the manifest
+            raise UsageError(f"invalid --noise '{spec}': use gauss:SIGMA_PX with 0 <= SIGMA_PX <= 1000, e.g. gauss:5")
         return gauss_model(sigma)
     path = Path(spec)
     if spec.endswith(".json") or path.is_file():
         return _model_from_json(path)
-    raise HPD3DError(f"unknown --noise '{spec}': use {', '.join(NAMED_MODELS)}, gauss:SIGMA_PX or FILE.json")
+    raise UsageError(f"unknown --noise '{spec}': use {', '.join(NAMED_MODELS)}, gauss:SIGMA_PX or FILE.json")
 
 
 def _model_from_json(path):

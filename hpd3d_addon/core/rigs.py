@@ -6,16 +6,16 @@ azimuth measured from the subject's front (world -Y, where a BVH's +Z faces) cou
 above, and an elevation angle. Fitting moves each camera back along its line of sight until every joint
 of every frame is inside its image with `margin` pixels to spare (it never moves a camera closer).
 """
-import json
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from . import camera_sampling
 from .cameras import Camera, look_at_rotation
-from .errors import HPD3DError
+from . import limits
+from .errors import InputError
+from .limits import UsageError
 from .parallel import thread_map
 from .projection import CHUNK_POINTS, project
 
@@ -34,7 +34,7 @@ DEFAULT_DOME = ((8, 0.0), (8, 30.0), (8, 60.0))
 FIT_TOLERANCE_PX = 1e-6  # fit_camera: rounding allowed at the margin
 
 
-class RigError(HPD3DError):
+class RigError(UsageError):
     """A rig specification that cannot be built."""
 
 
@@ -114,16 +114,61 @@ def parse_rig(spec, **overrides):
 
 def _read_rig_json(path):
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RigError(f"{path}: cannot read rig file ({exc})") from None
+        data = limits.read_json_file(path, "rig file")
+    except InputError as exc:
+        raise RigError(str(exc)) from None
     cams = data.get("cameras") if isinstance(data, dict) else data
     if not isinstance(cams, list) or not cams:
         raise RigError(f"{path}: a rig file holds {{\"cameras\": [...]}} with at least one camera")
+    if not limits.in_range("cameras", len(cams)):
+        raise RigError(f"{path}: {len(cams)} cameras; a rig has {limits.describe('cameras')}")
     for i, c in enumerate(cams):
         if not isinstance(c, dict) or not (("orientation" in c and "translation" in c) or "azimuth" in c):
             raise RigError(f"{path}: camera {i} needs orientation+translation, or azimuth (+elevation, distance)")
+        try:
+            _check_json_camera(c, (path, f"camera {i}"))
+        except InputError as exc:
+            raise RigError(str(exc)) from None
     return cams
+
+
+def _numbers(value, count, name, where):
+    """`value` as a list of `count` numbers, or InputError."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and count == 1:
+        return [value]
+    if not isinstance(value, list) or len(value) != count:
+        raise InputError(where[0], f"{where[1]}: '{name}' must be a list of {count} numbers")
+    return value
+
+
+def _check_json_camera(c, where):
+    """Every field a rig file's camera may give, typed and within limits.RANGES (InputError at `where`)."""
+    path, cam = where
+    at = lambda key: (path, f"{cam} '{key}'")  # noqa: E731
+    for key, rng in (("azimuth", "angle"), ("roll", "angle"), ("elevation", "elevation"), ("distance", "distance")):
+        if key in c:
+            limits.number(rng, c[key], at(key))
+    for key in ("res_w", "res_h"):
+        if key in c:
+            limits.number("resolution", c[key], at(key), integer=True)
+    if "focal_length" in c:
+        f = c["focal_length"]
+        for v in (_numbers(f, 1, "focal_length", where) if not isinstance(f, list) else _numbers(f, 2, "focal_length", where)):
+            limits.number("focal", v, at("focal_length"))
+    if "center" in c:
+        for v in _numbers(c["center"], 2, "center", where):
+            limits.number("center_offset", v, at("center"), magnitude=True)
+    for key, count in (("radial_distortion", 3), ("tangential_distortion", 2)):
+        if key in c:
+            for v in _numbers(c[key], count, key, where):
+                limits.number("distortion", v, at(key), magnitude=True)
+    if "orientation" in c:
+        q = [limits.number("distortion", v, at("orientation"), magnitude=True)
+             for v in _numbers(c["orientation"], 4, "orientation", where)]
+        if sum(v * v for v in q) < 1e-12:
+            raise InputError(path, f"{cam} 'orientation': a zero quaternion is not a rotation")
+        for v in _numbers(c.get("translation"), 3, "translation", where):
+            limits.number("translation_mm", v, at("translation"), magnitude=True)
 
 
 def _distortion(settings, index):

@@ -216,4 +216,113 @@ def npz_item(path, key):
     if isinstance(value, np.ndarray) and value.dtype.hasobject and value.shape == ():
         return value.item()
     return value
+
+
+# The structure of what was read, checked before use: one line naming the file and key, never a traceback.
+def _real(v):
+    if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
+        return False
+    try:
+        return bool(np.isfinite(float(v)))
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _vector(value, n, where):
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.shape == (n,):
+        out = value.astype(np.float64)
+    elif isinstance(value, (list, tuple)) and len(value) == n and all(_real(v) for v in value):
+        out = np.array([float(v) for v in value])
+    else:
+        raise UnsafeNpzError(f"{where}: must be {n} numbers")
+    if not np.isfinite(out).all():
+        raise UnsafeNpzError(f"{where}: must be finite")
+    return out
+
+
+def _whole(value, low, high, where):
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not low <= value <= high:
+        raise UnsafeNpzError(f"{where}: must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def check_cameras(blob, where):
+    """A camera table {'intrinsics': [dict], 'extrinsics': {subject: [dict]}} (Human3.6M's fields): every
+    camera's numbers present, finite and sane. Returns {subject: [merged camera dict]}."""
+    if not isinstance(blob, dict) or not isinstance(blob.get("intrinsics"), (list, tuple)) \
+            or not isinstance(blob.get("extrinsics"), dict):
+        raise UnsafeNpzError(f"{where}: cameras must be {{'intrinsics': [...], 'extrinsics': {{subject: [...]}}}}")
+    intrinsics = blob["intrinsics"]
+    out = {}
+    for subject, entries in blob["extrinsics"].items():
+        at = f"{where}: extrinsics[{subject!r}]"
+        if not isinstance(subject, str) or not isinstance(entries, (list, tuple)) or not entries:
+            raise UnsafeNpzError(f"{at}: must be a non-empty list of cameras under a subject name")
+        if len(entries) > len(intrinsics):
+            raise UnsafeNpzError(f"{at}: {len(entries)} cameras but {len(intrinsics)} intrinsics")
+        cams = []
+        for i, extrinsic in enumerate(entries):
+            if not isinstance(extrinsic, dict) or not isinstance(intrinsics[i], dict):
+                raise UnsafeNpzError(f"{at}[{i}]: a camera must be a dict")
+            cam = dict(intrinsics[i])
+            cam.update(extrinsic)
+            for key, n in (("focal_length", 2), ("center", 2), ("orientation", 4), ("translation", 3),
+                           ("radial_distortion", 3), ("tangential_distortion", 2)):
+                if key in cam or key in ("focal_length", "center", "orientation", "translation"):
+                    cam[key] = _vector(cam.get(key), n, f"{at}[{i}] '{key}'")
+            for key in ("res_w", "res_h"):
+                cam[key] = _whole(cam.get(key), 1, 1 << 16, f"{at}[{i}] '{key}'")
+            if (cam["focal_length"] <= 0).any() or not (cam["orientation"] ** 2).sum() > 1e-12:
+                raise UnsafeNpzError(f"{at}[{i}]: focal lengths must be > 0 and the orientation a rotation")
+            cams.append(cam)
+        out[subject] = cams
+    return out
+
+
+def check_positions(data, where, dims, finite=True):
+    """{subject: {action: array (F, J, 3)}} (dims 3) or {subject: {action: [array (F, J, 2) per camera]}}
+    (dims 2) of floats; finite when asked."""
+    if not isinstance(data, dict):
+        raise UnsafeNpzError(f"{where}: must be a dict {{subject: {{action: ...}}}}")
+    for subject, actions in data.items():
+        if not isinstance(subject, str) or not isinstance(actions, dict):
+            raise UnsafeNpzError(f"{where}[{subject!r}]: must be a dict of actions under a subject name")
+        for action, value in actions.items():
+            at = f"{where}[{subject!r}][{action!r}]"
+            if not isinstance(action, str):
+                raise UnsafeNpzError(f"{at}: action names must be strings")
+            for k, a in enumerate([value] if dims == 3 else value if isinstance(value, (list, tuple)) else [None]):
+                if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or a.ndim != 3 or a.shape[2] != dims:
+                    what = "an array (frames, joints, 3)" if dims == 3 else "a list of arrays (frames, joints, 2)"
+                    raise UnsafeNpzError(f"{at}: must be {what} of floats")
+                if finite and not np.isfinite(a).all():
+                    raise UnsafeNpzError(f"{at}{'' if dims == 3 else f'[{k}]'}: holds NaN or infinite values")
+
+
+def check_metadata(meta, where):
+    """VideoPose3D's metadata fields, where present: num_joints, keypoints_symmetry, parents, fps."""
+    if not isinstance(meta, dict):
+        raise UnsafeNpzError(f"{where}: metadata must be a dict")
+    joints = None
+    if "num_joints" in meta:
+        joints = _whole(meta["num_joints"], 1, 100000, f"{where} 'num_joints'")
+    if "parents" in meta:
+        parents = meta["parents"]
+        if not isinstance(parents, (list, tuple, np.ndarray)) or not len(parents) \
+                or any(_whole(p, -1, len(parents) - 1, f"{where} 'parents'") >= k for k, p in enumerate(parents)):
+            raise UnsafeNpzError(f"{where} 'parents': must list each joint's parent (-1 or an earlier joint)")
+        joints = len(parents)
+    if "keypoints_symmetry" in meta:
+        sym = meta["keypoints_symmetry"]
+        top = (joints or 100000) - 1
+        if not isinstance(sym, (list, tuple)) or len(sym) != 2 or not all(isinstance(s, (list, tuple, np.ndarray)) for s in sym) \
+                or len(sym[0]) != len(sym[1]):
+            raise UnsafeNpzError(f"{where} 'keypoints_symmetry': must be two lists of joint indices of equal length")
+        for side in sym:
+            for j in side:
+                _whole(j, 0, top, f"{where} 'keypoints_symmetry'")
+    if "fps" in meta and not (_real(meta["fps"]) and 0 < meta["fps"] <= 1e6):
+        raise UnsafeNpzError(f"{where} 'fps': must be a number > 0")
 # END restricted npz reader

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import limits
 from .bvh import read_bvh
 from .errors import InputError
 from .kinematics import BVH_TO_WORLD, forward_kinematics, local_transforms, resample
@@ -48,9 +49,12 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
     fps: None keeps the file's frames; a number resamples (slerp on rotations, lerp on positions).
     """
     bvh = read_bvh(path)
+    check_bvh_values(bvh)
     parents = [j.parent for j in bvh.joints]
-    local_rot, local_trans = local_transforms(bvh)
     source_fps = round(1.0 / bvh.frame_time, 3)  # 'Frame Time: 0.0333333' means 30 fps
+    if fps is not None:
+        check_resampled_frames(path, bvh.frame_count, 1.0 / source_fps, float(fps))
+    local_rot, local_trans = local_transforms(bvh)
     if fps is not None:
         # Resample on the same 30 fps clock, or the take comes out 1e-6 short and loses its last frame.
         local_rot, local_trans = resample(local_rot, local_trans, 1.0 / source_fps, float(fps))
@@ -65,6 +69,7 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
             raise InputError(path, "skeleton has no height (all joints at one level): not a human skeleton")
     else:
         unit, factor = "custom", float(scale)
+    check_body(path, glob_pos, extent, factor)
     a = BVH_TO_WORLD
     positions = factor * (glob_pos @ a.T)
     rotations = a @ glob_rot @ a.T
@@ -77,3 +82,46 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
         fps=out_fps, scale=factor, unit=unit, height=extent * factor,
         info={"source_frames": bvh.frame_count, "source_fps": 1.0 / bvh.frame_time},
     )
+
+
+def check_bvh_values(bvh):
+    """The header's frame rate and every OFFSET and motion value within limits.RANGES (InputError naming the
+    file, and the joint or frame)."""
+    path = bvh.path
+    fps = 1.0 / bvh.frame_time
+    if not limits.in_range("fps", fps):
+        raise InputError(path, f"'Frame Time: {bvh.frame_time:g}' is {fps:g} frames/s: the frame rate must be "
+                               f"{limits.describe('fps')}")
+    high = limits.RANGES["bvh_value"][1]
+    for j in bvh.joints:
+        if np.abs(j.offset).max() > high:
+            raise InputError(path, f"joint '{j.name}': OFFSET {' '.join(f'{v:g}' for v in j.offset)} is beyond "
+                                   f"{high:g} in magnitude: not a body")
+    big = np.abs(bvh.motion) > high
+    if big.any():
+        frame, column = np.unravel_index(int(np.argmax(big)), big.shape)
+        joint = next(j.name for j in bvh.joints if j.channel_start <= column < j.channel_start + len(j.channels))
+        raise InputError(path, f"motion value {bvh.motion[frame, column]:g} (frame {frame + 1}, joint '{joint}') is "
+                               f"beyond {high:g} in magnitude: not a motion")
+
+
+def check_resampled_frames(path, frames, frame_time, fps):
+    """Resampling to `fps` may not multiply the frames by more than limits' 'upsample' (checked before any
+    allocation: `--fps 1e7` on a short file is an error, not gigabytes)."""
+    count = int(np.floor((frames - 1) * frame_time * fps + 1e-9)) + 1
+    most = limits.RANGES["upsample"][1]
+    if count > most * max(frames, 1):
+        raise InputError(path, f"--fps {fps:g} would make {count} frames of its {frames} at {1 / frame_time:g} fps: "
+                               f"at most {most:g}x the file's frames")
+
+
+def check_body(path, glob_pos, extent, factor):
+    """The scaled skeleton's height and every joint's distance from the origin within limits.RANGES."""
+    height = extent * factor
+    if not limits.in_range("body_height", height):
+        raise InputError(path, f"skeleton is {height:.3g} m tall at scale {factor:g} m per unit: must be "
+                               f"{limits.describe('body_height')} (check --scale)")
+    reach = float(np.abs(glob_pos).max()) * factor
+    if not limits.in_range("coordinate", reach):
+        raise InputError(path, f"joints reach {reach:.3g} m from the origin at scale {factor:g}: must be within "
+                               f"{limits.RANGES['coordinate'][1]:g} m (check the file's units or --scale)")

@@ -187,22 +187,50 @@ def _describe(spec):
 
 def load_mapping_file(path):
     """Read a mapping JSON file: {"Hip": "Hips", ...} or {"extends": "cmu", "joints": {...}}."""
+    from .errors import InputError
+    from .limits import read_json_file
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MappingError(f"{path}: cannot read mapping file ({exc})") from None
+        data = read_json_file(path, "mapping file")
+    except InputError as exc:
+        raise MappingError(str(exc)) from None
     if not isinstance(data, dict):
         raise MappingError(f"{path}: a mapping file holds a JSON object")
     if "joints" in data:
         base = data.get("extends")
-        if base is not None and base not in PRESETS:
-            raise MappingError(f"{path}: 'extends' names unknown preset '{base}' (see `hpd3d presets`)")
+        if base is not None and (not isinstance(base, str) or base not in PRESETS):
+            raise MappingError(f"{path}: 'extends' names unknown preset {base!r} (see `hpd3d presets`)")
+        if not isinstance(data["joints"], dict):
+            raise MappingError(f"{path}: 'joints' must be a JSON object of joint -> source")
         joints = dict(PRESETS[base].joints) if base else {}
         joints.update(data["joints"])
     else:
         joints = data
+    for out_name, spec in joints.items():
+        problem = _spec_problem(spec)
+        if problem:
+            raise MappingError(f"{path}: '{out_name}': {problem}")
     return joints
+
+
+def _spec_problem(spec, alternatives=True):
+    """Why a mapping value is malformed (None when it is a name, a {name: weight} blend whose finite weights
+    sum to 1, or a list of those)."""
+    if isinstance(spec, str):
+        return None if spec else "an empty joint name"
+    if isinstance(spec, list) and alternatives:
+        if not spec:
+            return "an empty list of alternatives"
+        return next((p for p in (_spec_problem(s, alternatives=False) for s in spec) if p), None)
+    if isinstance(spec, dict) and spec:
+        weights = list(spec.values())
+        from .limits import in_range
+        if not all(in_range("weight", w, magnitude=True) for w in weights):
+            return "blend weights must be numbers of magnitude at most 10"
+        if abs(sum(weights) - 1.0) > 1e-6:
+            return f"blend weights sum to {sum(weights):g}, not 1"
+        return None
+    return f"invalid value {str(spec)[:60]!r}: use a name, a list of names or {{name: weight}}"
 
 
 _RESOLVED = {}  # a corpus has one skeleton over thousands of files: resolve it once per process
