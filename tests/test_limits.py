@@ -182,3 +182,8 @@ def test_check_reports_malformed_structures_in_one_line(tmp_path):
     problems = [l for l in r.stdout.splitlines() if "problem:" in l]
     assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr and len(problems) == 1, r.stdout + r.stderr
     assert "positions_2d['S1']['take']: must be a list of arrays (frames, joints, 2) of floats" in problems[0]
+
+
+def test_readme_lists_the_limits_in_force():
+    from hpd3d_addon.core.limits import table
+    assert table() in (REPO / "README.md").read_text(encoding="utf-8")

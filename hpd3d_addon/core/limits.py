@@ -30,7 +30,7 @@ RANGES = {
     "margin": (0.0, 8192.0, "px", "fit margin (--margin), also less than half the smaller image side"),
     "elevation": (-90.0, 90.0, "deg", "camera elevation (dome rings, rig files)"),
     "angle": (-1e4, 1e4, "deg", "camera azimuth and roll (rig files)"),
-    "center_offset": (0.0, 1e5, "px", "principal point's distance from the image (rig files)"),
+    "center_offset": (0.0, 1e5, "px", "magnitude of a principal point coordinate (rig files)"),
     "distortion": (0.0, 100.0, "", "magnitude of a distortion coefficient (--distortion, rig files)"),
     "cameras": (1, 1000, "", "cameras per subject (ring:N, dome, random:N, rig files)"),
     "joints": (1, 10000, "", "points (joints and End Sites) of a BVH skeleton"),
@@ -41,6 +41,12 @@ RANGES = {
 }
 MAX_TEXT_BYTES = 64 << 20   # JSON rig, mapping, camera-distribution and camera_*.txt files
 MAX_JSON_DEPTH = 64         # nesting of those files (ours use 4)
+
+
+def table():
+    """The README's table of limits (a test keeps the README in step)."""
+    return "\n".join(["| what | accepted |", "| --- | --- |"] +
+                     [f"| {what} | {describe(name)} |" for name, (_, _, _, what) in RANGES.items()])
 
 
 def describe(name):
