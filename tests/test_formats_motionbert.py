@@ -261,7 +261,7 @@ def test_cli_export_and_check(dataset, tmp_path):
     r = run("check", out)
     assert r.returncode == 0 and r.stdout.strip().endswith("PASS"), r.stdout
     r = run("export", "motionbert", tmp_path, "--out", tmp_path / "y.pkl")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no data_3d_<name>.npz here" in r.stderr
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "no data_3d_<name>.npz here" in r.stderr
     r = run("check", tmp_path / "missing.pkl")
     assert r.returncode == 1 and "missing.pkl: no such file" in r.stdout
 
