@@ -187,3 +187,19 @@ def test_check_reports_malformed_structures_in_one_line(tmp_path):
 def test_readme_lists_the_limits_in_force():
     from hpd3d_addon.core.limits import table
     assert table() in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"bias_px": NaN}', "not valid JSON (NaN"),
+    ('{"bias_px": 1e300}', "'bias_px': 1e+300 is not valid"),
+    ('{"gross_rate": 2}', "'gross_rate': 2 is not valid"),
+    ('{"swap_frames": [6, 2]}', "must not exceed"),
+    ('{"swap_frames": [1.5, 2]}', "'swap_frames': 1.5 is not valid"),
+    ('{"joint_sigma_px": {"Hip": "x"}}', "'joint_sigma_px': 'x' is not valid"),
+    ('{"gross_size": [0.1]}', "'gross_size' must be a list of 2 numbers"),
+])
+def test_noise_model_file_values_are_checked(tmp_path, capsys, content, message):
+    noise = tmp_path / "noise.json"
+    noise.write_text(content)
+    rc, out, err, _ = _run(tmp_path, capsys, None, "--keypoints", "gt,detector", "--noise", noise)
+    assert rc in (1, 2) and message in err and str(noise) in err and "Traceback" not in out + err, err

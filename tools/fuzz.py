@@ -1,5 +1,5 @@
 """Seeded, deterministic fuzzer of every input HPD3D reads: BVH files (with option combinations), JSON rigs,
-mapping files, camera-distribution files, and dataset folders (npz members, camera_*.txt, pickle payloads)
+mapping files, camera-distribution and noise-model files, and dataset folders (npz members, camera_*.txt, pickle payloads)
 as `hpd3d check` and BlenderDataset read them.
 
 Each case is made from (seed, case number) alone, so any case can be re-run by its number. It runs in a
@@ -50,7 +50,7 @@ OUTCOMES = ("ok", "clean-error", "traceback", "over-memory", "over-time", "non-f
             "code-ran", "crash", "fuzzer-error")
 BAD = OUTCOMES[2:]
 EXIT = {"traceback": 99, "over-memory": 98, "non-finite": 97, "non-strict-json": 96, "code-ran": 95}
-KINDS = (("bvh", 34), ("options", 16), ("rig", 12), ("mapping", 10), ("camdist", 4), ("npz", 24))
+KINDS = (("bvh", 32), ("options", 16), ("rig", 12), ("mapping", 10), ("camdist", 4), ("noise", 4), ("npz", 22))
 
 NUMBERS = ["0", "-0", "1", "-1", "3", "0.5", "1e308", "-1e308", "1e-308", "5e-324", "1e38", "-1e38", "1e15", "-1e15",
            "1e-15", "nan", "inf", "-inf", "1e999", "99999999999999999999", "1000000000", "2147483648", "1_000", "0x10",
@@ -327,6 +327,10 @@ def make_case(number, seed, base):
         case.files["dist.json"] = json_text(mutate_tree(base["camdist"], rng, JSON_LEAVES), rng)
         case.argv = gen + ["--rig", "random:2", "--camera-dist", "dist.json"] + _options(rng, rng.choice([0, 1]),
                                                                                          allow_rig=False)
+    elif kind == "noise":
+        case.files["in/S1/take.bvh"] = rng.choice(FAMILIES).read_text(encoding="utf-8")
+        case.files["noise.json"] = json_text(mutate_tree(base["noise"], rng, JSON_LEAVES), rng)
+        case.argv = gen + ["--keypoints", "gt,detector", "--noise", "noise.json"] + _options(rng, rng.choice([0, 1]))
     else:
         _npz_case(case, rng, base)
     return case
@@ -506,7 +510,10 @@ def prepare_base(work):
             mappings[fam.name] = {"extends": preset, "joints": {"Thorax": joints["Thorax"]}} if len(mappings) % 2 \
                 else json.loads(json.dumps(joints))
     camdist = DISTS["wham"].to_json() if hasattr(DISTS["wham"], "to_json") else {}
-    return {"dataset": dataset, "rig": json.loads(json.dumps(rig)), "mappings": mappings, "camdist": camdist}
+    from hpd3d_addon.core.noise import DEFAULT_MODEL
+    noise = json.loads(json.dumps(DEFAULT_MODEL.describe()))
+    return {"dataset": dataset, "rig": json.loads(json.dumps(rig)), "mappings": mappings, "camdist": camdist,
+            "noise": noise}
 
 
 def _literal(text):

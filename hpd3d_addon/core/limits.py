@@ -38,6 +38,8 @@ RANGES = {
     "upsample": (0.0, 100.0, "x", "frames after --fps resampling, relative to the file's frames"),
     "seed": (0, 2 ** 63 - 1, "", "seed (--seed, --noise-seed)"),
     "weight": (0.0, 10.0, "", "magnitude of a blend weight in a mapping file (the weights sum to 1)"),
+    "noise": (0.0, 1e4, "", "detector noise model parameters (--noise FILE.json; px, s, scales)"),
+    "rate": (0.0, 1.0, "", "rates and confidences of a noise model file"),
 }
 MAX_TEXT_BYTES = 64 << 20   # JSON rig, mapping, camera-distribution and camera_*.txt files
 MAX_JSON_DEPTH = 64         # nesting of those files (ours use 4)

@@ -149,10 +149,12 @@ def parse_noise(spec):
 
 
 def _model_from_json(path):
+    from .errors import InputError
+    from .limits import read_json_file
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise HPD3DError(f"{path}: cannot read noise model ({exc})") from None
+        data = read_json_file(path, "noise model")  # strict JSON, size- and depth-bounded
+    except InputError as exc:
+        raise HPD3DError(f"cannot read noise model: {exc}") from None
     if not isinstance(data, dict):
         raise HPD3DError(f"{path}: a noise model file holds a JSON object")
     base = NAMED_MODELS.get(data.pop("base", "cpn"))
@@ -162,6 +164,10 @@ def _model_from_json(path):
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise HPD3DError(f"{path}: unknown noise parameter(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        _check_values(data, path)
+    except InputError as exc:
+        raise HPD3DError(str(exc)) from None
     for k in ("gross_size", "swap_frames", "confidence_abms"):
         if k in data:
             data[k] = tuple(data[k])
@@ -170,6 +176,35 @@ def _model_from_json(path):
         return replace(base, **data)
     except TypeError as exc:
         raise HPD3DError(f"{path}: invalid noise parameters ({exc})") from None
+
+
+def _check_values(data, path):
+    """Every parameter of a noise model file typed like the default's and within limits.RANGES['noise'] ('rate'
+    for rates and confidences): no NaN, inf or absurd value reaches the noise (InputError naming the key)."""
+    from .errors import InputError
+    from .limits import number
+    for key, value in data.items():
+        default, where = getattr(DEFAULT_MODEL, key), (path, f"'{key}'")
+        kind = "rate" if key in ("gross_rate", "swap_rate", "occluded_confidence") else "noise"
+        if key == "name":
+            if not isinstance(value, str):
+                raise InputError(path, "'name' must be a string")
+        elif isinstance(default, dict):
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise InputError(path, f"'{key}' must be an object of joint name -> number")
+            for v in value.values():
+                number(kind, v, where)
+        elif isinstance(default, tuple):
+            if not isinstance(value, list) or len(value) != len(default):
+                raise InputError(path, f"'{key}' must be a list of {len(default)} numbers")
+            values = [number(kind, v, where, magnitude=key == "confidence_abms",
+                             integer=key == "swap_frames") for v in value]
+            if key in ("gross_size", "swap_frames") and not values[0] <= values[1]:
+                raise InputError(path, f"'{key}': the first number must not exceed the second")
+            if key == "swap_frames" and values[0] < 1:
+                raise InputError(path, "'swap_frames': a swap lasts at least 1 frame")
+        else:
+            number(kind, value, where)
 
 
 def view_seed(seed, subject, action, camera):
