@@ -10,7 +10,8 @@ import sys
 
 from .core import __version__, formats
 from .core import camera_sampling
-from .core.commit import COMMITTED, FolderLock, recover
+from .core.commit import COMMITTED, recover
+from .core.folder_lock import FolderLock
 from .core.dataset import GenerateOptions, generate
 from .core.errors import HPD3DError, OutputError
 from .core.limits import UsageError

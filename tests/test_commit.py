@@ -25,7 +25,8 @@ import pytest
 from commit_harness import run_child, snapshot, state, stopped_writer, whole_run
 from conftest import REPO, SAMPLES
 from hpd3d_addon.core.check import check_folder
-from hpd3d_addon.core.commit import JOURNAL_NAME, LOCK_NAME, STAGE_NAME, FolderLock
+from hpd3d_addon.core.commit import JOURNAL_NAME, LOCK_NAME, STAGE_NAME
+from hpd3d_addon.core.folder_lock import FolderLock
 
 NEW = ("--overwrite", "--rig", "ring:3", "--quiet")
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .commit import JOURNAL_NAME, MANIFEST_NAME, STAGE_NAME, file_digest, is_commit_file, lock_holder
+from .commit import JOURNAL_NAME, MANIFEST_NAME, STAGE_NAME, file_digest, is_commit_file
+from .folder_lock import lock_holder
 from .errors import OutputError
 
 RUN_ID_KEY = "run_id"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .commit import FolderLock, commit_files, recover
+from .commit import commit_files, recover
+from .folder_lock import FolderLock
 from .errors import OutputError
 from .integrity import assert_finite, find_non_finite
 
