@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+import hpd3d_addon.cli  # noqa: F401  (imported here, once: every forked child runs this same code)
 from hpd3d_addon.core.commit import file_digest, is_commit_file
 
 OPS = ("mkdir", "fsync", "replace", "unlink", "rmdir")
