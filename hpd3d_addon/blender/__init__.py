@@ -19,10 +19,12 @@ def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     properties.attach()
+    operators.add_handlers()
 
 
 def unregister():
     overlay.disable()
+    operators.remove_handlers()
     properties.detach()
     for cls in reversed(CLASSES):
         if _is_registered(cls):

@@ -4,6 +4,7 @@ They are a thin layer over the core: the same GenerateOptions as the command lin
 (one file, or a few armature frames, per step; nothing is written before the last step), so the same
 settings give the same dataset. User errors become one-line operator error reports.
 """
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -13,12 +14,12 @@ from ..core.dataset import DatasetBuilder, GenerateOptions, load_take_safe, map_
 from ..core.discovery import discover
 from ..core.errors import HPD3DError
 from ..core.rigs import RigSettings, build_rig, parse_rig
-from .scene_armature import ArmatureSampler
-from .scene_cameras import (SceneCameraError, apply_camera, camera_from_object, camera_to_json_dict,
-                            render_settings_for)
+from .rig_objects import RIG_COLLECTION, place_rig, rig_camera_objects
+from .scene_armature import ArmatureSampler, SceneSourceError, choose_armature, unit_scale
+from .scene_cameras import SceneCameraError, camera_from_object, camera_to_json_dict, render_settings_for
 
-RIG_COLLECTION = "HPD3D Rig"
 SCENE_SUBJECT = "S1"
+FROZEN_M = 1e-6   # a sequence whose joints move less than this (metres) over all frames is a frozen pose
 
 
 class UserError(HPD3DError):
@@ -47,7 +48,7 @@ def rig_settings(props, scene):
             "JSON": _abspath(props.rig_file)}[props.rig_type]
     if props.rig_type == "JSON" and not props.rig_file:
         raise UserError("Rig File is empty: choose a JSON rig file")
-    return parse_rig(spec, distance=_f(props.distance), height=_f(props.height), focal=_f(props.focal),
+    return parse_rig(spec, distance=_f(props.distance_m), height=_f(props.height_m), focal=_f(props.focal),
                      res_w=props.res_w, res_h=props.res_h, fit=props.fit, margin=_f(props.margin), seed=props.seed,
                      distortion=props.distortion.strip() or "none")
 
@@ -71,26 +72,43 @@ def _motion_settings(props):
 
 
 def scene_rig_cameras(scene):
-    """Core cameras of the camera objects in the 'HPD3D Rig' collection, sorted by name."""
-    coll = bpy.data.collections.get(RIG_COLLECTION)
-    objs = sorted((o for o in coll.all_objects if o.type == "CAMERA"), key=lambda o: o.name) if coll else []
+    """Core cameras of the camera objects in the rig collection ('HPD3D Rig'), sorted by name."""
+    objs = rig_camera_objects(scene)
     if not objs:
         raise UserError(f"rig type 'Scene Cameras' needs camera objects in the collection '{RIG_COLLECTION}' "
                         "(Build Rig makes one)")
     try:
-        return [camera_from_object(o, scene) for o in objs]
+        return [camera_from_object(o, scene, unit_scale(scene)) for o in objs]
     except SceneCameraError as exc:
         raise UserError(str(exc)) from None
 
 
 def scene_armature(context):
-    obj = context.view_layer.objects.active if context.view_layer else None
-    if obj is None or obj.type != "ARMATURE":
-        arms = [o for o in context.scene.objects if o.type == "ARMATURE"]
-        if len(arms) == 1:
-            return arms[0]
-        raise UserError("source 'Scene Armature' needs an armature: make the armature to export the active object")
-    return obj
+    """The armature Generate Dataset, Build Rig and the overlay read (scene_armature.choose_armature)."""
+    try:
+        return choose_armature(context)
+    except SceneSourceError as exc:
+        raise UserError(str(exc)) from None
+
+
+def refuse_existing_dataset(options):
+    """Refuse before any work, as the writer would after it: a dataset in the Output Folder and Overwrite off."""
+    if options.overwrite:
+        return
+    out = Path(options.out)
+    existing = sorted(p for pattern in ("data_3d_*.npz", "data_2d_*.npz") for p in out.glob(pattern))
+    if existing:
+        raise UserError(f"{existing[0]}: a dataset already exists here; tick Overwrite to replace it or choose "
+                        "another Output Folder")
+
+
+def frozen_warning(item):
+    """A warning line when a mapped take's joints never move (more than one frame), else None."""
+    joints = getattr(item, "joints", None)
+    if joints is None or len(joints) < 2 or float(np.abs(joints - joints[:1]).max()) > FROZEN_M:
+        return None
+    return (f"warning: {item.subject}/{item.action} ({item.source}): the joints never move over "
+            f"{len(joints)} frames (a frozen pose)")
 
 
 def scene_action_name(obj):
@@ -106,28 +124,35 @@ def bvh_inputs(props):
 
 
 class SceneState:
-    """The current frame, selection and active object, to put back after evaluating the scene."""
+    """The current frame, selection, active object and mode, to put back after evaluating the scene.
+
+    Kept as names and numbers, not objects: an undo during a modal run replaces every object, and
+    restore() works on the context it is given. Edit Mode is left on creation (Blender does not evaluate
+    an armature's pose in Edit Mode) and entered again by restore()."""
 
     def __init__(self, context):
-        self.scene = context.scene
-        self.frame = (context.scene.frame_current, context.scene.frame_subframe)
-        vl = context.view_layer
-        self.view_layer = vl
-        self.active = vl.objects.active if vl else None
-        self.selected = [o for o in vl.objects if o.select_get(view_layer=vl)] if vl else []
+        scene, vl = context.scene, context.view_layer
+        self.frame = (scene.frame_current, scene.frame_subframe)
+        active = vl.objects.active
+        self.active = active.name if active else None
+        self.selected = {o.name for o in vl.objects if o.select_get(view_layer=vl)}
+        self.mode = active.mode if active is not None else "OBJECT"
+        if self.mode == "EDIT":
+            bpy.ops.object.mode_set(mode="OBJECT")
 
-    def restore(self):
-        self.scene.frame_set(self.frame[0], subframe=self.frame[1])
-        vl = self.view_layer
-        if vl is None:
-            return
-        keep = set(o.name for o in self.selected)
+    def restore(self, context):
+        scene, vl = context.scene, context.view_layer
+        if (scene.frame_current, scene.frame_subframe) != self.frame:
+            scene.frame_set(self.frame[0], subframe=self.frame[1])
         for o in vl.objects:
-            want = o.name in keep
+            want = o.name in self.selected
             if o.select_get(view_layer=vl) != want:
                 o.select_set(want, view_layer=vl)
-        if vl.objects.active != self.active:
-            vl.objects.active = self.active
+        active = vl.objects.get(self.active) if self.active else None
+        if vl.objects.active != active:
+            vl.objects.active = active
+        if self.mode == "EDIT" and active is not None and active.mode != "EDIT":
+            bpy.ops.object.mode_set(mode="EDIT")
 
 
 class Job:
@@ -139,7 +164,9 @@ class Job:
         props = context.scene.hpd3d
         self.scene = context.scene
         self.options = generate_options(props, context.scene)
+        refuse_existing_dataset(self.options)
         self.mapping = self.options.mapping_dict()
+        self.warnings = []
         self.builder = DatasetBuilder(self.options)
         self.result = None
         if props.source == "BVH":
@@ -161,7 +188,7 @@ class Job:
         if self.finished:
             return True
         if self.sampler is None and self.done < len(self.takes):
-            self.builder.add(load_take_safe(self.takes[self.done], self.options, self.mapping))
+            self._add(load_take_safe(self.takes[self.done], self.options, self.mapping))
             self.done += 1
             return False
         if self.sampler is not None and not self.sampler.done >= self.sampler.frame_count:
@@ -170,15 +197,23 @@ class Job:
             return False
         if self.sampler is not None:
             seq = self.sampler.sequence(self.subject, self.action)
-            self.builder.add(map_sequence(seq, self.options, self.mapping))
+            self._add(map_sequence(seq, self.options, self.mapping))
         self.result = self.builder.finish(extra_manifest={
             "blender": bpy.app.version_string, "addon": __version__,
             "source": "scene armature" if self.sampler is not None else "bvh files"})
         self.finished = True
         return True
 
+    def _add(self, item):
+        """Add a take to the dataset; a frozen one gets a warning in the report and its manifest entry."""
+        warning = frozen_warning(item)
+        if warning:
+            self.warnings.append(warning)
+            item.info["warning"] = warning[len("warning: "):]
+        self.builder.add(item)
+
     def report_lines(self):
-        return [_ui_words(line) for line in self.result.summary().splitlines()]
+        return [_ui_words(line) for line in self.result.summary().splitlines()] + self.warnings
 
 
 # The core words some errors for the command line; say them with the panel's names here.
@@ -199,6 +234,43 @@ def _one_line(exc):
     return _ui_words(" ".join(str(exc).split("\n")))
 
 
+# The running modal generation, if any: a second start is refused (poll) and an undo cancels it.
+RUNNING = {"op": None}
+UNDO_KEYS = {"Z", "Y"}
+
+
+@bpy.app.handlers.persistent
+def _on_undo(*_args):
+    """undo_pre / redo_pre: an undo during a run replaces the objects the run holds: cancel it."""
+    if RUNNING["op"] is not None:
+        RUNNING["op"].undone = True
+
+
+@bpy.app.handlers.persistent
+def _on_load(*_args):
+    """load_post: the report of a run belongs to the session that ran it, not to the .blend."""
+    for scene in bpy.data.scenes:
+        if hasattr(scene, "hpd3d") and scene.hpd3d.last_report:
+            scene.hpd3d.last_report = ""
+
+
+HANDLERS = (("undo_pre", _on_undo), ("redo_pre", _on_undo), ("load_post", _on_load))
+
+
+def add_handlers():
+    for name, fn in HANDLERS:
+        handlers = getattr(bpy.app.handlers, name)
+        if fn not in handlers:
+            handlers.append(fn)
+
+
+def remove_handlers():
+    for name, fn in HANDLERS:
+        handlers = getattr(bpy.app.handlers, name)
+        while fn in handlers:
+            handlers.remove(fn)
+
+
 class HPD3D_OT_generate_dataset(bpy.types.Operator):
     """Write a VideoPose3D dataset (3D joints, 2D keypoints per camera, cameras, loader) to the Output Folder"""
     bl_idname = "hpd3d.generate_dataset"
@@ -208,12 +280,21 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
     _timer = None
     _job = None
     _state = None
+    undone = False
+
+    @classmethod
+    def poll(cls, context):
+        if RUNNING["op"] is not None:
+            cls.poll_message_set("Generate Dataset is already running (Esc cancels it)")
+            return False
+        return True
 
     def _finish_report(self, context, job):
         lines = job.report_lines()
         context.scene.hpd3d.last_report = " | ".join(lines)
         for line in lines:
-            self.report({"WARNING"} if ("FAIL" in line or "skipped" in line) else {"INFO"}, line)
+            self.report({"WARNING"} if ("FAIL" in line or "skipped" in line or "warning" in line) else {"INFO"},
+                        line)
 
     def execute(self, context):
         state = SceneState(context)
@@ -225,7 +306,7 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
             self.report({"ERROR"}, _one_line(exc))
             return {"CANCELLED"}
         finally:
-            state.restore()
+            state.restore(context)
         self._finish_report(context, job)
         return {"FINISHED"}
 
@@ -236,17 +317,20 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
         try:
             self._job = Job(context)
         except HPD3DError as exc:
-            self._state.restore()
+            self._state.restore(context)
             self.report({"ERROR"}, _one_line(exc))
             return {"CANCELLED"}
         wm = context.window_manager
         wm.progress_begin(0, max(self._job.total, 1))
         self._timer = wm.event_timer_add(0.001, window=context.window)
         wm.modal_handler_add(self)
-        context.workspace.status_text_set("HPD3D: generating dataset... (Esc to cancel)") if context.workspace else None
+        RUNNING["op"] = self
+        if context.workspace:
+            context.workspace.status_text_set("HPD3D: generating dataset... (Esc to cancel; undo is off meanwhile)")
         return {"RUNNING_MODAL"}
 
     def _cleanup(self, context):
+        RUNNING["op"] = None
         wm = context.window_manager
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
@@ -255,14 +339,22 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
         if context.workspace:
             context.workspace.status_text_set(None)
         if self._state is not None:
-            self._state.restore()
+            self._state.restore(context)
+
+    def _cancel(self, context, why):
+        self._cleanup(context)
+        self.report({"WARNING"}, f"Generate Dataset cancelled{why}: nothing written")
+        context.scene.hpd3d.last_report = f"cancelled{why}: nothing written"
+        return {"CANCELLED"}
 
     def modal(self, context, event):
+        if self.undone:
+            return self._cancel(context, " (undo during the run)")
         if event.type == "ESC":
-            self._cleanup(context)
-            self.report({"WARNING"}, "Generate Dataset cancelled: nothing written")
-            context.scene.hpd3d.last_report = "cancelled: nothing written"
-            return {"CANCELLED"}
+            return self._cancel(context, "")
+        if event.type in UNDO_KEYS and event.value == "PRESS" and (event.ctrl or event.oskey):
+            self.report({"WARNING"}, "undo is off while Generate Dataset runs (Esc cancels it)")
+            return {"RUNNING_MODAL"}
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         job = self._job
@@ -273,6 +365,8 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
             self.report({"ERROR"}, _one_line(exc))
             context.scene.hpd3d.last_report = "error: " + _one_line(exc)
             return {"CANCELLED"}
+        except ReferenceError:  # the armature was deleted during the run
+            return self._cancel(context, " (the armature was removed during the run)")
         except Exception:
             self._cleanup(context)
             raise
@@ -302,6 +396,9 @@ class HPD3D_OT_import_bvh(bpy.types.Operator):
         except HPD3DError as exc:
             self.report({"ERROR"}, _one_line(exc))
             return {"CANCELLED"}
+        metres = unit_scale(context.scene)
+        if metres != 1.0:  # the armature is built in metres: in Blender units it is 1 / Unit Scale as large
+            obj.scale = (1.0 / metres,) * 3
         self.report({"INFO"}, f"imported {path}: armature '{obj.name}', {len(obj.data.bones)} bones, "
                               f"{seq.frame_count} frames at {seq.fps:g} fps, scale {seq.scale:g} m per BVH unit")
         return {"FINISHED"}
@@ -332,33 +429,13 @@ class HPD3D_OT_build_rig(bpy.types.Operator):
             self.report({"ERROR"}, _one_line(exc))
             return {"CANCELLED"}
         finally:
-            state.restore()
+            state.restore(context)
         render = scene.render
         render.resolution_x, render.resolution_y, render.resolution_percentage = rx, ry, 100
         render.pixel_aspect_x, render.pixel_aspect_y = ax, ay
-        coll = bpy.data.collections.get(RIG_COLLECTION)
-        if coll is None:
-            coll = bpy.data.collections.new(RIG_COLLECTION)
-        if coll.name not in scene.collection.children:
-            scene.collection.children.link(coll)
-        wanted = [f"HPD3D {c.id}" for c in cameras]
-        for obj in list(coll.objects):
-            if obj.type == "CAMERA" and obj.name not in wanted:
-                data = obj.data
-                bpy.data.objects.remove(obj)
-                if data.users == 0:
-                    bpy.data.cameras.remove(data)
-        for name, cam in zip(wanted, cameras):
-            obj = coll.objects.get(name)
-            if obj is None:
-                obj = bpy.data.objects.new(name, bpy.data.cameras.new(name))
-                coll.objects.link(obj)
-            apply_camera(obj, cam, render)
-            obj.data.display_size = 0.3
-        if scene.camera is None or scene.camera.name not in coll.objects:
-            scene.camera = coll.objects[wanted[0]]
+        coll, _objects = place_rig(scene, cameras, unit_scale(scene))
         context.view_layer.update()
-        self.report({"INFO"}, f"rig '{settings.describe()}': {len(cameras)} cameras in '{RIG_COLLECTION}' around "
+        self.report({"INFO"}, f"rig '{settings.describe()}': {len(cameras)} cameras in '{coll.name}' around "
                               f"subject {subject}, {rx}x{ry} px")
         return {"FINISHED"}
 

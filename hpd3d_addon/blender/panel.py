@@ -2,7 +2,8 @@
 import bpy
 
 from . import overlay
-from .operators import RIG_COLLECTION
+from .rig_objects import RIG_COLLECTION, rig_camera_objects, rig_collection
+from .scene_armature import SceneSourceError, choose_armature, unit_scale
 
 
 class _HPD3DPanel:
@@ -33,14 +34,15 @@ class HPD3D_PT_input(_HPD3DPanel, bpy.types.Panel):
         if props.source == "BVH":
             layout.prop(props, "input_path")
             layout.operator("hpd3d.import_bvh", icon="IMPORT")
-        else:
-            obj = context.view_layer.objects.active
-            if obj is not None and obj.type == "ARMATURE":
+        else:  # the armature Generate Dataset will read, or why there is none
+            try:
+                obj = choose_armature(context, depsgraph=False)
+            except SceneSourceError as exc:
+                layout.label(text=str(exc), icon="ERROR")
+            else:
                 ad = obj.animation_data
                 action = ad.action.name if ad and ad.action else "no action: scene frame range"
                 layout.label(text=f"{obj.name} ({action})", icon="ARMATURE_DATA")
-            else:
-                layout.label(text="Select the armature to export", icon="ERROR")
         layout.prop(props, "subject")
 
 
@@ -62,6 +64,8 @@ class HPD3D_PT_skeleton(_HPD3DPanel, bpy.types.Panel):
             row = layout.row()
             row.enabled = not props.auto_scale
             row.prop(props, "scale")
+        else:
+            layout.label(text=f"Scale: scene units (1 unit = {unit_scale(context.scene):g} m)")
         layout.prop(props, "fps")
 
 
@@ -75,9 +79,10 @@ class HPD3D_PT_cameras(_HPD3DPanel, bpy.types.Panel):
         layout.prop(props, "rig_type")
         kind = props.rig_type
         if kind == "SCENE":
-            coll = bpy.data.collections.get(RIG_COLLECTION)
-            n = sum(1 for o in coll.all_objects if o.type == "CAMERA") if coll else 0
-            layout.label(text=f"{n} cameras in '{RIG_COLLECTION}'", icon="CAMERA_DATA" if n else "ERROR")
+            coll = rig_collection(context.scene)
+            n = len(rig_camera_objects(context.scene))
+            layout.label(text=f"{n} cameras in '{coll.name if coll else RIG_COLLECTION}'",
+                         icon="CAMERA_DATA" if n else "ERROR")
             overlay_buttons(layout)
             return
         if kind in ("RING", "RANDOM"):

@@ -4,7 +4,13 @@ Works for any armature animation (BVH, FBX, glTF, retargeted, constraints, drive
 after Blender evaluates the scene at each frame. A point per pose bone at its head in world space
 (named like the bone, so BVH-named rigs map like BVH files), plus an End Site per leaf bone named
 '<bone>_End' at its tail. Rotations are each bone's world rotation relative to its rest pose; rest offsets
-are in world axes. No rescaling: scene units are metres.
+are in world axes. Positions are in metres: Blender units times the scene's Unit Scale
+(scene.unit_settings.scale_length, 0.01 in a centimetre scene).
+
+Blender evaluates an armature's pose only in Object or Pose Mode and only when the object is in the view
+layer's depsgraph: an armature in Edit Mode, disabled in viewports, in a collection disabled in viewports or
+excluded from the view layer keeps its pose at every frame. choose_armature() refuses the last three with
+a line saying why; callers leave Edit Mode first (operators.SceneState).
 
 One difference from reading the BVH file: Blender's BVH importer gives a zero-length End Site a made-up
 tail (0.1 x the import scale along the bone's rest +Y, i.e. up), so for such files (Bandai Namco's head
@@ -19,6 +25,56 @@ from ..core.sequence import Sequence
 
 class SceneSourceError(HPD3DError):
     """No usable armature animation in the scene."""
+
+
+def unit_scale(scene):
+    """Metres per Blender unit of this scene (Scene > Units > Unit Scale)."""
+    return float(scene.unit_settings.scale_length) if scene.unit_settings.system != "NONE" else 1.0
+
+
+def choose_armature(context, depsgraph=True):
+    """The armature to export: the active object when it is an armature, else the only armature of the view
+    layer. Raises SceneSourceError (one line naming it) when there is none, several, or Blender would not
+    evaluate it (so every frame would be the first)."""
+    vl = context.view_layer
+    obj = vl.objects.active
+    if obj is None or obj.type != "ARMATURE":
+        arms = [o for o in vl.objects if o.type == "ARMATURE"]
+        if len(arms) > 1:
+            raise SceneSourceError(f"source 'Scene Armature': {len(arms)} armatures ("
+                                   f"{', '.join(sorted(o.name for o in arms))}); make the one to export the "
+                                   "active object")
+        if not arms:
+            outside = sorted(o.name for o in context.scene.objects if o.type == "ARMATURE")
+            if outside:
+                raise SceneSourceError(f"armature '{outside[0]}' is in a collection excluded from the view layer "
+                                       f"'{vl.name}': Blender does not evaluate it; tick its collection in the "
+                                       "Outliner")
+            raise SceneSourceError("source 'Scene Armature' needs an armature: make the armature to export the "
+                                   "active object")
+        obj = arms[0]
+    check_evaluated(obj, context, depsgraph)
+    return obj
+
+
+def check_evaluated(obj, context, depsgraph=True):
+    """Raise SceneSourceError when Blender's depsgraph does not evaluate `obj` (its pose would not move).
+    depsgraph=False (for drawing) checks only the object's and its collections' flags."""
+    vl = context.view_layer
+    if obj.name not in vl.objects:
+        raise SceneSourceError(f"armature '{obj.name}' is in a collection excluded from the view layer "
+                               f"'{vl.name}': Blender does not evaluate it; tick its collection in the Outliner")
+    off = sorted(c.name for c in obj.users_collection if c.hide_viewport)
+    if obj.hide_viewport:
+        why = "is disabled in viewports (Object Properties > Visibility > Show in Viewports)"
+    elif off:
+        why = f"is in the collection '{off[0]}', which is disabled in viewports"
+    elif depsgraph and obj.evaluated_get(context.evaluated_depsgraph_get()).as_pointer() == obj.as_pointer():
+        why = "is not evaluated by Blender in this view layer"
+    else:
+        return
+    raise SceneSourceError(f"armature '{obj.name}' {why}: Blender does not evaluate it, so its pose would not "
+                           "move; enable it")
 
 
 def frame_range(obj, scene):
@@ -102,7 +158,9 @@ class ArmatureSampler:
     def sequence(self, subject, action):
         """The Sequence of the evaluated frames (call when step() returned True)."""
         obj = self.obj
-        world = np.array(obj.matrix_world, dtype=np.float64)
+        metres = unit_scale(self.scene)
+        to_metres = np.diag([metres, metres, metres, 1.0])
+        world = to_metres @ np.array(obj.matrix_world, dtype=np.float64)
         w3 = world[:3, :3]
         bones = obj.data.bones
         n = len(bones)
@@ -112,7 +170,7 @@ class ArmatureSampler:
         rest_world = world @ rest
         heads_local = np.array([b.head_local for b in bones], dtype=np.float64)
         tails_local = np.array([b.tail_local for b in bones], dtype=np.float64)
-        mats = self.mats[: self.done]
+        mats = to_metres @ self.mats[: self.done]
         positions = mats[:, :, :3, 3]
         rot = mats[:, :, :3, :3] @ np.linalg.inv(rest_world[:, :3, :3])[None]
         rot = _orthonormalise(rot)
@@ -132,10 +190,10 @@ class ArmatureSampler:
         all_off = np.concatenate([offsets, end_rest @ w3.T], axis=0)
         height = float(np.ptp(all_pos[0, :, 2])) if len(all_pos) else 0.0
         info = {"source_frames": int(self.last - self.first + 1), "source_fps": self.source_fps,
-                "armature": obj.name, "frame_range": [self.first, self.last]}
+                "armature": obj.name, "frame_range": [self.first, self.last], "unit_scale": metres}
         return Sequence(subject=subject, action=action, source=f"scene:{obj.name}", names=names, parents=parents,
                         is_end_site=is_end, positions=all_pos, rotations=all_rot, rest_offsets=all_off,
-                        fps=self.fps, scale=1.0, unit="scene", height=height, info=info)
+                        fps=self.fps, scale=metres, unit="scene", height=height, info=info)
 
 
 def _orthonormalise(r):

@@ -1,8 +1,8 @@
 """Blender cameras <-> the core's pinhole cameras (VideoPose3D convention), exactly.
 
 Blender's projection (BKE_camera_params_compute_viewplane), for a perspective camera with lens `f` mm,
-sensor size `S` mm chosen by the sensor fit, render size W x H pixels (resolution x percentage) and pixel
-aspect (ax, ay):
+sensor size `S` mm chosen by the sensor fit, render size W x H pixels (the whole pixels Blender renders:
+int(resolution x percentage / 100)) and pixel aspect (ax, ay):
 
     fit     = HORIZONTAL, VERTICAL, or for AUTO: HORIZONTAL when ax*W >= ay*H, else VERTICAL
     S       = sensor_width for AUTO and HORIZONTAL, sensor_height for VERTICAL
@@ -14,7 +14,8 @@ aspect (ax, ay):
 
 (pixels x right, y down, origin at the image's top-left corner). Blender's camera looks down its local
 -Z with +Y up; ours looks down +Z with +Y down, so R_ours = R_blender @ diag(1, -1, -1). Object scale is
-ignored, as Blender's own world_to_camera_view does (it uses the normalised world matrix).
+ignored, as Blender's own world_to_camera_view does (it uses the normalised world matrix). Camera centres
+are in metres: Blender units times the scene's Unit Scale.
 """
 import numpy as np
 
@@ -29,9 +30,10 @@ class SceneCameraError(ValueError):
 
 
 def render_size(render):
-    """(W, H) in pixels as floats: resolution times percentage, as world_to_camera_view scales it."""
-    pct = render.resolution_percentage / 100.0
-    return render.resolution_x * pct, render.resolution_y * pct
+    """(W, H): the image size in whole pixels Blender renders (BKE_render_resolution: resolution times
+    percentage / 100, rounded down), as floats."""
+    pct = render.resolution_percentage
+    return float(render.resolution_x * pct // 100), float(render.resolution_y * pct // 100)
 
 
 def intrinsics(cam_data, render):
@@ -58,8 +60,9 @@ def intrinsics(cam_data, render):
     return fx, fy, cx, cy, w, h
 
 
-def camera_from_object(obj, scene):
-    """The core Camera equal to a Blender camera object under the scene's render settings."""
+def camera_from_object(obj, scene, metres_per_unit=1.0):
+    """The core Camera equal to a Blender camera object under the scene's render settings (its centre in
+    metres: Blender units times metres_per_unit)."""
     fx, fy, cx, cy, w, h = intrinsics(obj.data, scene.render)
     m = np.array(obj.matrix_world.normalized(), dtype=np.float64)
     rot = m[:3, :3]
@@ -68,7 +71,7 @@ def camera_from_object(obj, scene):
     rot = u @ vt
     name = obj.name[len("HPD3D "):] if obj.name.startswith("HPD3D ") else obj.name
     return Camera(id=name, res_w=int(w), res_h=int(h), focal=np.array([fx, fy]), center=np.array([cx, cy]),
-                  rotation=rot @ FLIP, translation=m[:3, 3].copy())
+                  rotation=rot @ FLIP, translation=m[:3, 3] * metres_per_unit)
 
 
 def camera_to_json_dict(cam):
@@ -93,24 +96,24 @@ def render_settings_for(cameras):
     return rx, ry, ax, ay
 
 
-def apply_camera(obj, cam, render):
+def apply_camera(obj, cam, render, metres_per_unit=1.0):
     """Set a Blender camera object (data + placement) from a core Camera, with the render settings given
-    (resolution and pixel aspect as set by render_settings_for): horizontal sensor fit, 36 mm sensor."""
+    (resolution and pixel aspect as set by render_settings_for): horizontal sensor fit, 36 mm sensor; its
+    centre in Blender units (metres / metres_per_unit)."""
     from mathutils import Matrix
     data = obj.data
     data.type = "PERSP"
     data.sensor_fit = "HORIZONTAL"
     data.sensor_width = DEFAULT_SENSOR_MM
-    w, _h = render_size(render)
+    w, h = render_size(render)
     ax, ay = float(render.pixel_aspect_x), float(render.pixel_aspect_y)
     ycor = ay / ax
     fx = float(cam.focal[0])
     data.lens = fx * DEFAULT_SENSOR_MM / w
     data.shift_x = (w / 2.0 - float(cam.center[0])) / w
-    _w, h = render_size(render)
     data.shift_y = (float(cam.center[1]) - h / 2.0) * ycor / w
     m = np.eye(4)
     m[:3, :3] = np.asarray(cam.rotation, dtype=np.float64) @ FLIP
-    m[:3, 3] = np.asarray(cam.translation, dtype=np.float64)
+    m[:3, 3] = np.asarray(cam.translation, dtype=np.float64) / metres_per_unit
     obj.matrix_world = Matrix(m.tolist())
-    data.clip_end = max(data.clip_end, float(np.linalg.norm(cam.translation)) * 4 + 10)
+    data.clip_end = max(data.clip_end, float(np.linalg.norm(m[:3, 3])) * 4 + 10 / metres_per_unit)

@@ -9,8 +9,14 @@ in any of the states it is walked through (scripts/panel_states.py: each source,
 Scene Cameras with and without cameras, after runs with the report box showing): the sidebar is redrawn
 in each state and the driver waits for the draws.
 
-It also starts Generate Dataset from the UI (modal, with progress), presses Esc on a long run (nothing may
-be written), lets a second run finish and checks the dataset (`hpd3d check`). Blender's own BVH importer
+What each panel drew is recorded too (scripts/panel_states.PanelStandIn): the fields and buttons must be
+there, and no "select the armature" warning while Generate Dataset would take the scene's only armature.
+
+It also starts Generate Dataset from the UI (modal, with progress): a Scene Armature run from frame 7 that
+is started a second time mid-run (refused; frame and selection come back), one undone mid-run through
+Edit > Undo (cancelled cleanly, nothing written), a long run during which Ctrl+Z is pressed (blocked: the
+last undo step stays) and then Esc (nothing may be written), and a run that finishes, whose dataset is
+checked (`hpd3d check`). Blender's own BVH importer
 dies on this build ("invalid mode: 'rU'"): Import BVH for Preview must say so in one line (the importer's
 own traceback is the one allowed in Blender's output), and generation does not depend on it.
 
@@ -29,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from bpy_session import HERE, build_zips, isolated_env, load_dataset
+from panel_checks import shown_problems
 from conftest import SAMPLES
 from hpd3d_addon.core.check import check_folder
 
@@ -139,7 +146,7 @@ def test_blender_app_every_panel_draws_generate_and_cancel(xserver, tmp_path):
         for y in range(top + 8, top + side["height"] - 8, int(12 * geo["ui_scale"])):
             xdo("mousemove", x, y, "click", 1)
             clicks += 1
-            deadline = time.time() + 0.6
+            deadline = time.time() + 0.4
             while time.time() < deadline and not (state / "tab_open.json").exists():
                 time.sleep(0.05)
             if (state / "tab_open.json").exists():
@@ -153,9 +160,10 @@ def test_blender_app_every_panel_draws_generate_and_cancel(xserver, tmp_path):
         drag(xdo, left, top + int(150 * geo["ui_scale"]), left - 180)
         (state / "go").write_text("")
 
-        # A long run started from the UI, cancelled with Esc: nothing written.
+        # A long run started from the UI: Ctrl+Z (blocked while it runs), then Esc (cancels: nothing written).
         wait_for(state / "modal_started", blender, 120, "the modal run to start")
-        xdo("mousemove", win["width"] // 3, win["height"] // 2)  # over the viewport, so Esc goes to Blender
+        xdo("mousemove", win["width"] // 3, win["height"] // 2)  # over the viewport, so keys go to Blender
+        xdo("key", "ctrl+z")
         time.sleep(0.3)
         xdo("key", "Escape")
 
@@ -192,11 +200,30 @@ def test_blender_app_every_panel_draws_generate_and_cancel(xserver, tmp_path):
     widths = {s["sidebar_width"] for s in result["states"][1:]}
     assert min(widths) > side["width"] + 100, f"the sidebar was not widened: {side['width']} -> {widths}"
 
+    # what the panels showed: fields, buttons, no false warning (the mesh active, one armature)
+    shown = [p for s in result["states"] for p in shown_problems(
+        s["label"], {k: v.get("layout_calls", []) for k, v in result["draws"][s["label"]].items()})]
+    assert not shown, "\n".join(shown)
+
+    # a second start while a run goes on is refused; the frame and selection come back
+    reentry = result["reentry"]
+    assert reentry["started"] == ["RUNNING_MODAL"], reentry
+    assert isinstance(reentry["second"], str) and "already running" in reentry["second"], reentry["second"]
+    assert reentry["mid_frame"] != 7 and "wrote 1 sequences" in reentry["report"], reentry
+    assert reentry["after"] == reentry["before"], reentry
+    # an undo during a run cancels it cleanly (the traceback check above covers "no Python error")
+    undone = result["undone"]
+    assert undone["undo"] == ["FINISHED"], undone
+    assert undone["report"].startswith("cancelled (undo"), undone["report"]
+    assert undone["files"] == [], undone["files"]
+    # Ctrl+Z during a run is blocked (checked on the Esc run below: the last undo step's object is still there)
+
     # the runs
     cancelled, generated = result["cancelled"], result["generated"]
     assert result["cancel_started"] == ["RUNNING_MODAL"], result["cancel_started"]
     assert cancelled["report"].startswith("cancelled"), cancelled
     assert cancelled["files"] == [], f"a cancelled run left files: {cancelled['files']}"
+    assert cancelled["undo_marker_kept"], "Ctrl+Z during the run undid the last step"
     assert generated["started"] == ["RUNNING_MODAL"], generated
     assert "wrote 1 sequences" in generated["report"] and "PASS" in generated["report"], generated
     assert generated["frame_after"] == 5

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from bpy_session import build_zips, require_bpy, run_session
+from panel_checks import shown_problems
 from conftest import SAMPLES
 
 MIN_PANELS = {"HPD3D_PT_input", "HPD3D_PT_skeleton", "HPD3D_PT_cameras", "HPD3D_PT_output"}
@@ -47,6 +48,12 @@ def test_every_panel_completes_its_draw_in_every_state(panel_run):
             if how != "completed":  # a traceback: its last line says what went wrong
                 failed.append(f"{state['label']}: {panel}: {str(how).strip().splitlines()[-1]}")
     assert not failed, "panels that did not complete their draw:\n" + "\n".join(failed)
+
+
+def test_panels_show_their_fields_buttons_and_no_false_warning(panel_run):
+    task = panel_run["tasks"][0]
+    problems = [p for state in task["states"] for p in shown_problems(state["label"], state["calls"])]
+    assert not problems, "\n".join(problems)
 
 
 def test_no_bad_property_or_traceback_in_blenders_output(panel_run):

@@ -1,8 +1,10 @@
 """Rig type 'Scene Cameras': camera objects of the 'HPD3D Rig' collection, as the user set them up, become
 the dataset's cameras exactly. With lens shift, vertical / horizontal / auto sensor fit, a non-square
-render size at a resolution percentage, a non-square pixel aspect and a scaled camera object, the exported
+render size at a resolution percentage (also one whose size is not a whole number of pixels: Blender renders
+the size rounded down), a non-square pixel aspect and a scaled camera object, the exported
 2D keypoints equal Blender's own bpy_extras.object_utils.world_to_camera_view of the exported 3D joints
-within 0.01 px (pixel u = x * res_x * pct / 100, v = (1 - y) * res_y * pct / 100).
+within 0.01 px (pixel u = x * W, v = (1 - y) * H, with W x H the whole-pixel size Blender renders, set as the
+scene's resolution at 100 % for world_to_camera_view).
 
 Also build_rig: the cameras it creates reproduce the core's rig (a ring of 8) within 0.01 px when used back
 as scene cameras, and a second build updates them in place.
@@ -41,6 +43,18 @@ PORTRAIT = {
     ],
 }
 
+# 1920 x 1080 at 33 % renders 633 x 356 pixels (Blender rounds the size down), not 633.6 x 356.4
+THIRD = {
+    "render": {"resolution_x": 1920, "resolution_y": 1080, "resolution_percentage": 33,
+               "pixel_aspect_x": 1.0, "pixel_aspect_y": 1.0},
+    "cameras": [
+        {"name": "CamF auto fit + shift", "sensor_fit": "AUTO", "sensor_width": 36.0, "lens": 30.0,
+         "shift_x": 0.08, "shift_y": -0.06, "location": [0.0, -9.0, 1.0], "rotation_deg": [90, 0, 0]},
+        {"name": "CamG vertical fit", "sensor_fit": "VERTICAL", "sensor_height": 24.0, "lens": 26.0,
+         "shift_x": 0.0, "shift_y": 0.1, "location": [8.0, 0.0, 1.2], "rotation_deg": [88, 0, 90]},
+    ],
+}
+
 
 @pytest.fixture(scope="module")
 def camera_runs(tmp_path_factory):
@@ -53,6 +67,8 @@ def camera_runs(tmp_path_factory):
              **LANDSCAPE),
         dict(kind="generate", world_to_camera_view=True, props=dict(base, output_dir=str(tmp / "portrait")),
              **PORTRAIT),
+        dict(kind="generate", world_to_camera_view=True, props=dict(base, output_dir=str(tmp / "third")),
+             **THIRD),
         {"kind": "build_rig", "props": {"input_path": str(SAMPLES), "rig_type": "RING", "rig_count": 8,
                                         "res_w": 1280, "res_h": 720, "focal": 1000.0},
          "out_core": str(tmp / "ring_core"), "out_scene": str(tmp / "ring_scene")},
@@ -61,15 +77,16 @@ def camera_runs(tmp_path_factory):
     return result, tmp
 
 
-@pytest.mark.parametrize("index,setup", [(0, LANDSCAPE), (1, PORTRAIT)], ids=["landscape", "portrait"])
+@pytest.mark.parametrize("index,setup", [(0, LANDSCAPE), (1, PORTRAIT), (2, THIRD)],
+                         ids=["landscape", "portrait", "33-percent"])
 def test_scene_cameras_equal_world_to_camera_view(camera_runs, index, setup):
     result, _ = camera_runs
     task = result["tasks"][index]
     assert task["error"] is None and task["result"] == ["FINISHED"], task
     w2cv = task["w2cv"]
     r = setup["render"]
-    assert w2cv["render_size"] == [r["resolution_x"] * r["resolution_percentage"] / 100,
-                                   r["resolution_y"] * r["resolution_percentage"] / 100]
+    assert w2cv["render_size"] == [r["resolution_x"] * r["resolution_percentage"] // 100,
+                                   r["resolution_y"] * r["resolution_percentage"] // 100]
     assert len(w2cv["cameras"]) == len(setup["cameras"])
     for cam in w2cv["cameras"]:
         print(f"{cam['camera']}: max {cam['max_px']:.2e} px (keypoints spread over {cam['spread_px']:.0f} px)")
@@ -89,9 +106,17 @@ def test_scene_camera_intrinsics_are_written(camera_runs):
     assert abs(intr[0]["center"][0] - (480 - 0.1 * 540 * 1.25)) < 1e-3  # vertical fit: shift in units of the height
 
 
+def test_a_fractional_render_size_is_the_whole_pixels_blender_renders(camera_runs):
+    _, tmp = camera_runs
+    intr = load_dataset(tmp / "third")["cameras"]["intrinsics"]
+    assert {(c["res_w"], c["res_h"]) for c in intr} == {(633, 356)}
+    # no shift on CamG's x: the principal point is the middle of the 633 px the image has
+    assert abs(intr[1]["center"][0] - 633 / 2) < 1e-9, intr[1]["center"]
+
+
 def test_build_rig_cameras_reproduce_the_core_rig(camera_runs):
     result, tmp = camera_runs
-    task = result["tasks"][2]
+    task = result["tasks"][3]
     assert task["result"] == ["FINISHED"], task
     assert len(task["cameras"]) == 8 and task["cameras_after_rebuild"] == task["cameras"]
     assert task["render"] == [1280, 720, 100, 1.0, 1.0]

@@ -185,10 +185,19 @@ def make_camera(c):
 
 def compare_world_to_camera_view(out_dir, name):
     """Stored 3D of the written dataset through Blender's world_to_camera_view for each camera object of
-    the rig collection (sorted by name, as the add-on orders them) vs the stored 2D: max |difference| px."""
+    the rig collection (sorted by name, as the add-on orders them) vs the stored 2D: max |difference| px.
+
+    world_to_camera_view works from the resolution without the percentage, so the scene is first set to the
+    size Blender really renders, in whole pixels (BKE_render_resolution: resolution x percentage // 100),
+    at 100 %. Stored 3D is in metres: divided by the Unit Scale for Blender's units."""
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
     scene = bpy.context.scene
+    r = scene.render
+    r.resolution_x, r.resolution_y = r.resolution_x * r.resolution_percentage // 100, \
+        r.resolution_y * r.resolution_percentage // 100
+    r.resolution_percentage = 100
+    metres = scene.unit_settings.scale_length
     bpy.context.view_layer.update()
     d3 = np.load(Path(out_dir) / f"data_3d_{name}.npz", allow_pickle=True)["positions_3d"].item()
     d2 = np.load(Path(out_dir) / f"data_2d_{name}_gt.npz", allow_pickle=True)["positions_2d"].item()
@@ -199,7 +208,7 @@ def compare_world_to_camera_view(out_dir, name):
     worst, count, per_camera = 0.0, 0, []
     for subject, actions in d3.items():
         for action, pos in actions.items():
-            pts = pos.reshape(-1, 3).astype(np.float64)
+            pts = pos.reshape(-1, 3).astype(np.float64) / metres
             for i, obj in enumerate(objs):
                 ndc = np.array([tuple(world_to_camera_view(scene, obj, Vector(p))) for p in pts.tolist()])
                 px = np.stack([ndc[:, 0] * w, (1.0 - ndc[:, 1]) * h], axis=1)
@@ -256,18 +265,6 @@ def task_import_bvh(t):
     return out
 
 
-class PanelProxy:
-    """Stands in for a panel instance: `layout` is a real UILayout; the panel class's own methods and
-    attributes (split_layout, bl_label, ...) are found on the class."""
-
-    def __init__(self, cls, layout):
-        self._cls, self.layout = cls, layout
-
-    def __getattr__(self, name):
-        value = getattr(self._cls, name)
-        return value.__get__(self) if callable(value) and hasattr(value, "__get__") else value
-
-
 def _view3d_override():
     """(area, region) of the window's 3D Viewport sidebar, where the panels live, or (None, None)."""
     win = bpy.context.window
@@ -292,7 +289,7 @@ def task_panel_draws(t):
     out = {"panels": [c.__name__ for c in panels], "area": area is not None, "states": []}
     for state in panel_states.STATES:
         label = panel_states.apply(state, paths)
-        drawn = {}
+        drawn, calls = {}, {}
         with bpy.context.temp_override(area=area, region=region):
             for cls in panels:
                 if not cls.poll(bpy.context):
@@ -302,16 +299,184 @@ def task_panel_draws(t):
                     if not callable(getattr(cls, method, None)):
                         continue
                     popup = wm.popmenu_begin__internal(cls.bl_label, icon="NONE")
+                    key = cls.__name__ + ("" if method == "draw" else "." + method)
+                    calls[key] = []
                     try:
-                        getattr(cls, method)(PanelProxy(cls, popup.layout), bpy.context)
-                        drawn[cls.__name__ + ("" if method == "draw" else "." + method)] = "completed"
+                        getattr(cls, method)(panel_states.PanelStandIn(cls, popup.layout, calls[key]), bpy.context)
+                        drawn[key] = "completed"
                     except Exception:
-                        drawn[cls.__name__ + ("" if method == "draw" else "." + method)] = traceback.format_exc()
-        out["states"].append({"label": label, "drawn": drawn})
+                        drawn[key] = traceback.format_exc()
+        out["states"].append({"label": label, "drawn": drawn, "calls": calls})
     return out
 
 
-TASKS = {"generate": task_generate, "panel_draws": task_panel_draws, "build_rig": task_build_rig, "errors": task_errors,
+def import_sample(path, scale, collection=None):
+    """Blender's BVH importer at global_scale `scale`; the armature moved into `collection` when given."""
+    bpy.ops.import_anim.bvh(filepath=path, global_scale=scale, axis_forward="-Z", axis_up="Y", rotate_mode="NATIVE",
+                            use_fps_scale=False, update_scene_fps=True, update_scene_duration=True, frame_start=1,
+                            target="ARMATURE")
+    obj = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    if collection:
+        coll = bpy.data.collections.new(collection)
+        bpy.context.scene.collection.children.link(coll)
+        coll.objects.link(obj)
+        bpy.context.scene.collection.objects.unlink(obj)
+    return obj
+
+
+def make_mesh_active():
+    mesh = bpy.data.objects.new("A mesh", bpy.data.meshes.new("A mesh"))
+    bpy.context.scene.collection.objects.link(mesh)
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    bpy.context.view_layer.objects.active = mesh
+    return mesh
+
+
+def camera_locations():
+    coll = bpy.data.collections.get("HPD3D Rig")
+    return {o.name: list(o.matrix_world.translation) for o in coll.all_objects if o.type == "CAMERA"} if coll else {}
+
+
+def task_armature_states(t):
+    """Scene Armature source with the armature in states Blender does not evaluate, or in Edit Mode."""
+    out = {}
+    for case in t["cases"]:
+        reset()
+        obj = import_sample(t["bvh"], 0.01, collection="Mocap")
+        scene, vl = bpy.context.scene, bpy.context.view_layer
+        set_props({"source": "SCENE", "subject": "S1", "overwrite": True,
+                   "output_dir": str(Path(t["out"]) / case), "rig_type": "H36M"})
+        op = "generate_dataset"
+        if case in ("edit", "edit_build_rig"):
+            vl.objects.active = obj
+            bpy.ops.object.mode_set(mode="EDIT")
+            op = "build_rig" if case == "edit_build_rig" else op
+        elif case == "object_build_rig":
+            op = "build_rig"
+        elif case == "hide_viewport":
+            obj.hide_viewport = True
+        elif case == "collection_disabled":
+            bpy.data.collections["Mocap"].hide_viewport = True
+        elif case in ("excluded", "excluded_plus_visible"):
+            vl.layer_collection.children["Mocap"].exclude = True
+            make_mesh_active()
+            if case == "excluded_plus_visible":
+                twin = obj.copy()
+                twin.name = "visible twin"
+                scene.collection.objects.link(twin)
+        elif case == "frozen":
+            obj.animation_data.action = None
+        result, error = run_op(op)
+        active = vl.objects.active
+        out[case] = {"result": result, "error": error, "report": scene.hpd3d.last_report,
+                     "mode_after": active.mode if active else None, "active_after": getattr(active, "name", None),
+                     "cameras": camera_locations()}
+    return out
+
+
+def task_unit_scale(t):
+    """The same motion in a scene of another Unit Scale: generate (scene source), Build Rig (ring, no
+    fitting), the length fields, and Import BVH for Preview."""
+    reset()
+    scene = bpy.context.scene
+    scene.unit_settings.system = "METRIC"
+    scene.unit_settings.scale_length = t["scale_length"]
+    import_sample(t["bvh"], t["import_scale"])
+    props = scene.hpd3d
+    set_props({"source": "SCENE", "subject": "S1", "output_dir": t["out"]})
+    out = {"defaults": {"distance": props.distance, "height": props.height}}
+    out["generate"] = run_op("generate_dataset")
+    out["report"] = props.last_report
+    # what Blender stores when "5 m" and "1.6 m" are typed into the fields: metres / Unit Scale
+    props.distance, props.height = 5.0 / t["scale_length"], 1.6 / t["scale_length"]
+    set_props({"rig_type": "RING", "rig_count": 4, "fit": False})
+    out["build_rig"] = run_op("build_rig")
+    out["cameras"] = camera_locations()
+    set_props({"rig_type": "SCENE", "output_dir": t["out"] + "_rig"})   # those cameras, as the dataset's
+    out["generate_scene_rig"] = run_op("generate_dataset")
+    reset()
+    scene = bpy.context.scene
+    scene.unit_settings.system = "METRIC"
+    scene.unit_settings.scale_length = t["scale_length"]
+    set_props({"input_path": t["bvh"], "auto_scale": False, "scale": 0.01})
+    out["import_bvh"] = run_op("import_bvh")
+    arm = next((o for o in scene.objects if o.type == "ARMATURE"), None)
+    out["imported_height_m"] = (max(arm.dimensions) * t["scale_length"]) if arm else None
+    return out
+
+
+def task_build_rig_edits(t):
+    """Build Rig after the user added a camera, deleted the rig collection (objects kept), renamed it and a
+    camera, and with another rig."""
+    reset()
+    scene = bpy.context.scene
+    set_props({"input_path": t["bvh_dir"], "rig_type": "H36M"})
+    steps = {"first": run_op("build_rig")}
+    coll = bpy.data.collections["HPD3D Rig"]
+    mine = bpy.data.objects.new("My Camera", bpy.data.cameras.new("My Camera"))
+    coll.objects.link(mine)
+
+    def snapshot(label):
+        cams = sorted(o.name for o in scene.objects if o.type == "CAMERA")
+        steps[label + "_cameras"] = cams
+        steps[label + "_collections"] = sorted(c.name for c in bpy.data.collections)
+        steps[label + "_in_rig"] = sorted(o.name for c in bpy.data.collections if c.get("hpd3d_rig")
+                                          for o in c.all_objects if o.type == "CAMERA")
+    steps["with_mine"] = run_op("build_rig")
+    snapshot("with_mine")
+    for obj in list(coll.objects):          # the Outliner's Delete: children move up, the collection goes
+        scene.collection.objects.link(obj)
+    bpy.data.collections.remove(coll)
+    steps["after_delete"] = run_op("build_rig")
+    snapshot("after_delete")
+    steps["again"] = run_op("build_rig")
+    snapshot("again")
+    rig = next(c for c in bpy.data.collections if c.name.startswith("HPD3D Rig"))
+    rig.name = "My Rig"
+    front = next(o for o in rig.objects if o.name.startswith("HPD3D "))
+    front.name = "front camera"
+    steps["after_rename"] = run_op("build_rig")
+    snapshot("after_rename")
+    set_props({"rig_type": "RING", "rig_count": 8})
+    steps["ring8"] = run_op("build_rig")
+    snapshot("ring8")
+    steps["my_camera_alive"] = "My Camera" in bpy.data.objects
+    return steps
+
+
+def task_report_not_saved(t):
+    reset()
+    set_props({"input_path": t["bvh_dir"], "output_dir": t["out"]})
+    out = {"generate": run_op("generate_dataset"), "report_before": bpy.context.scene.hpd3d.last_report}
+    bpy.ops.wm.save_as_mainfile(filepath=t["blend"])
+    bpy.ops.wm.open_mainfile(filepath=t["blend"])
+    out["report_after_reopen"] = bpy.context.scene.hpd3d.last_report
+    return out
+
+
+def task_refuse_existing_first(t):
+    """Overwrite off, a dataset already in the folder: refused before any frame is evaluated."""
+    reset()
+    import_sample(t["bvh"], 0.01)
+    set_props({"source": "SCENE", "subject": "S1", "output_dir": t["out"], "overwrite": True})
+    first = run_op("generate_dataset")
+    frames = []
+
+    def count(scene, *_):
+        frames.append(scene.frame_current)
+    bpy.app.handlers.frame_change_pre.append(count)
+    try:
+        set_props({"overwrite": False})
+        second = run_op("generate_dataset")
+    finally:
+        bpy.app.handlers.frame_change_pre.remove(count)
+    return {"first": first, "second": second, "frames_evaluated": len(frames)}
+
+
+TASKS = {"generate": task_generate, "armature_states": task_armature_states, "unit_scale": task_unit_scale,
+         "build_rig_edits": task_build_rig_edits, "report_not_saved": task_report_not_saved,
+         "refuse_existing_first": task_refuse_existing_first, "panel_draws": task_panel_draws, "build_rig": task_build_rig, "errors": task_errors,
          "import_bvh": task_import_bvh,
          "register_cycles": lambda t: register_cycles(), "settings": lambda t: settings_dump()}
 

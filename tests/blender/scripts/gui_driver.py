@@ -13,8 +13,11 @@ would). Then it opens the 3D Viewport's sidebar and talks with the test through 
   waits for go           (the test has dragged the sidebar wider), then walks the panels through every
                          state of panel_states.STATES, redrawing the sidebar and waiting in each state
                          until every HPD3D panel completed a draw in it
+  runs Generate Dataset  (modal, Scene Armature source) from frame 7 and starts it again mid-run (must be
+                         refused; the frame and selection must come back); runs it again and undoes
+                         (Edit > Undo, bpy.ops.ed.undo) mid-run (must cancel cleanly)
   writes modal_started   after starting Generate Dataset from the UI (modal) on MANY_DIR; the test
-                         presses Esc; writes cancelled.json
+                         presses Ctrl+Z (must be blocked: no undo) and then Esc (cancels: nothing written)
   runs Generate Dataset  (modal) on SAMPLE_DIR to the end; Import BVH for Preview
   writes screenshot_ready with the panel showing the run's report and short display paths; waits for
                          screenshot_taken
@@ -68,15 +71,18 @@ def override():
 
 
 def record(cls, method):
-    """Replace cls.method by one that counts the call, and the completion, under the current state."""
+    """Replace cls.method by one that counts the call, and the completion, under the current state, and
+    keeps the layout calls of the state's last draw (panel_states.PanelStandIn around the real panel)."""
     original = getattr(cls, method)
     key = cls.__name__ + ("" if method == "draw" else "." + method)
 
     def wrapped(self, context):
         rec = draws[current["label"]][key]
         rec["calls"] += 1
+        calls = []
         try:
-            original(self, context)
+            original(panel_states.PanelStandIn(cls, self.layout, calls, panel=self), context)
+            rec["layout_calls"] = calls
         except BaseException:
             errors.append({"state": current["label"], "panel": key, "traceback": traceback.format_exc()})
             raise
@@ -135,6 +141,57 @@ def start_generate():
         return sorted(bpy.ops.hpd3d.generate_dataset("INVOKE_DEFAULT"))
 
 
+def hpd3d():
+    """The settings, fetched again each time: an undo replaces the scene and with it every reference."""
+    return bpy.context.scene.hpd3d
+
+
+def scene_source_run(out_name, frame=7, undo_step=False):
+    """Set up a modal Scene Armature run of the armature 'Walker' (300 frames), the mesh selected and
+    active, from `frame`; start it. undo_step: push an undo step first (an undo then goes back past it)."""
+    with override():
+        panel_states.mesh_active_one_armature({})
+        if undo_step:
+            bpy.ops.ed.undo_push(message="HPD3D test: the armature is ready")
+    props = hpd3d()
+    props.source, props.layout, props.rig_type, props.overwrite = "SCENE", "source", "H36M", True
+    props.output_dir, props.last_report = str(OUT_DIR.parent / out_name), ""
+    bpy.context.scene.frame_set(frame)
+    before = {"frame": bpy.context.scene.frame_current, "active": bpy.context.view_layer.objects.active.name,
+              "selected": sorted(o.name for o in bpy.context.view_layer.objects if o.select_get())}
+    current["label"] = "running"
+    return before, start_generate()
+
+
+def after_run(before, started, **extra):
+    vl = bpy.context.view_layer
+    return dict(extra, before=before, started=started, report=hpd3d().last_report,
+                after={"frame": bpy.context.scene.frame_current, "active": getattr(vl.objects.active, "name", None),
+                       "selected": sorted(o.name for o in vl.objects if o.select_get())})
+
+
+def runs_against_the_running_one():
+    """A second start while one runs (refused), and an undo while one runs (cancels cleanly)."""
+    before, started = scene_source_run("reentry")
+    yield from wait_until(lambda: bpy.context.scene.frame_current != 7, 30, "the run to move the frame")
+    try:
+        second = sorted(bpy.ops.hpd3d.generate_dataset("INVOKE_DEFAULT"))
+    except RuntimeError as exc:
+        second = str(exc)
+    mid_frame = bpy.context.scene.frame_current
+    yield from wait_until(lambda: hpd3d().last_report, 60, "the first run")
+    result["reentry"] = after_run(before, started, second=second, mid_frame=mid_frame)
+
+    before, started = scene_source_run("undone", undo_step=True)
+    yield from wait_until(lambda: bpy.context.scene.frame_current != 7, 30, "the run to move the frame")
+    with override():
+        undo = sorted(bpy.ops.ed.undo())
+    yield from wait_until(lambda: hpd3d().last_report, 60, "the run after the undo")
+    out = OUT_DIR.parent / "undone"
+    result["undone"] = after_run(before, started, undo=undo,
+                                 files=sorted(p.name for p in out.iterdir()) if out.exists() else [])
+
+
 def script():
     install()
     win, area, region = view3d()
@@ -157,15 +214,24 @@ def script():
             label = panel_states.apply(state, {"sample_dir": SAMPLE_DIR, "out_dir": OUT_DIR.parent / "walk_out"})
         yield from redraw(label)
 
-    props = bpy.context.scene.hpd3d
-    # A long run started from the UI, cancelled with Esc by the test: nothing written.
-    props.source, props.rig_type, props.overwrite = "BVH", "H36M", False
+    yield from runs_against_the_running_one()
+
+    # A long run started from the UI; the test presses Ctrl+Z (blocked: the marker object made in the last
+    # undo step stays), then Esc (cancels: nothing written).
+    marker = bpy.data.objects.new("undo marker", None)
+    bpy.context.scene.collection.objects.link(marker)
+    with override():
+        bpy.ops.ed.undo_push(message="HPD3D test: undo marker")
+    props = hpd3d()
+    props.source, props.layout, props.rig_type, props.overwrite = "BVH", "h36m17", "H36M", False
     props.input_path, props.output_dir, props.last_report = str(MANY_DIR), str(CANCEL_DIR), ""
+    props.subject = "S1"
     current["label"] = "running"
     result["cancel_started"] = start_generate()
     write("modal_started", {"result": result["cancel_started"]})
-    yield from wait_until(lambda: props.last_report, 120, "the cancel")
-    result["cancelled"] = {"report": props.last_report,
+    yield from wait_until(lambda: hpd3d().last_report, 120, "the cancel")
+    props = hpd3d()
+    result["cancelled"] = {"report": props.last_report, "undo_marker_kept": "undo marker" in bpy.data.objects,
                            "files": sorted(p.name for p in CANCEL_DIR.iterdir()) if CANCEL_DIR.exists() else []}
     yield from redraw("cancelled")
 
@@ -183,11 +249,14 @@ def script():
     except RuntimeError as exc:
         result["import_bvh"], result["import_bvh_error"] = None, str(exc)
 
-    # The screenshot: the panel after that run, with paths a reader can take in, without the test's objects.
+    # The screenshot: the panel after that run and a Build Rig, with paths a reader can take in, without the
+    # test's objects.
+    with override():
+        panel_states.rig_cameras({"sample_dir": SAMPLE_DIR})
     for key, value in DISPLAY_PATHS.items():
         setattr(props, key, value)
     props.last_report = props.last_report.replace(str(OUT_DIR), DISPLAY_PATHS["output_dir"].rstrip("/"))
-    for name in ("Walker", "HPD3D test mesh"):
+    for name in ("Walker", "HPD3D test mesh", "undo marker"):
         if name in bpy.data.objects:
             bpy.data.objects.remove(bpy.data.objects[name])
     yield from redraw("screenshot")

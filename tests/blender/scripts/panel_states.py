@@ -4,10 +4,16 @@ gui_driver.py and the bpy background session in addon_session.py), so that every
 joint layout, each rig type (Scene Cameras with and without cameras), manual scale, the joint overlay on,
 and after a run with the report box showing.
 
+PanelStandIn is what the tests pass as a panel's `self`: its `layout` is the real UILayout wrapped so that
+every call (label, prop, operator, row, ...) is also written to a list, so a test can see what a panel
+showed (its fields, the Generate Dataset button, a warning).
+
 Each state is (label, settings to set on scene.hpd3d, setup or None). A setup is a function of (paths)
 run before the settings are set; `paths` has "sample_dir" (the sample walk's folder) and "out_dir"
 (where the "report" state's run writes). Runs inside Blender (imports bpy).
 """
+import types
+
 import bpy
 
 
@@ -20,6 +26,45 @@ def panel_classes():
         if getattr(cls, "bl_category", None) == "HPD3D" and getattr(cls, "is_registered", False):
             found.append(cls)
     return sorted(set(found), key=lambda c: c.__name__)
+
+
+class RecordingLayout:
+    """A UILayout whose calls are also logged as {"call", "arg", "text", "icon"}; sub-layouts are wrapped."""
+
+    def __init__(self, layout, log):
+        object.__setattr__(self, "_layout", layout)
+        object.__setattr__(self, "_log", log)
+
+    def __getattr__(self, name):
+        value = getattr(self._layout, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            out = value(*args, **kwargs)
+            first = next((a for a in args if isinstance(a, str)), None)
+            self._log.append({"call": name, "arg": first, "text": kwargs.get("text"), "icon": kwargs.get("icon")})
+            return RecordingLayout(out, self._log) if isinstance(out, bpy.types.UILayout) else out
+        return call
+
+    def __setattr__(self, name, value):
+        setattr(self._layout, name, value)
+
+
+class PanelStandIn:
+    """A panel's `self` for its draw: `layout` records (RecordingLayout); the panel class's Python methods
+    (split_layout, ...) are bound to the stand-in; anything else comes from the real panel when there is
+    one (a real window), else from the class."""
+
+    def __init__(self, cls, layout, log, panel=None):
+        self._cls, self._panel = cls, panel
+        self.layout = RecordingLayout(layout, log)
+
+    def __getattr__(self, name):
+        value = getattr(self._cls, name)
+        if isinstance(value, types.FunctionType):
+            return value.__get__(self)
+        return getattr(self._panel, name) if self._panel is not None else value
 
 
 def _link(obj):
@@ -43,7 +88,7 @@ def mesh_active(paths):
 
 
 def armature_with_action(paths):
-    """A two-bone armature whose hips move over frames 1..10 (an action), made active."""
+    """A two-bone armature whose hips move over frames 1..300 (an action), made active."""
     obj = bpy.data.objects.get("Walker")
     if obj is None:
         arm = bpy.data.armatures.new("Walker")
@@ -56,7 +101,7 @@ def armature_with_action(paths):
         spine.head, spine.tail, spine.parent = (0, 0, 1.2), (0, 0, 1.6), hips
         bpy.ops.object.mode_set(mode="OBJECT")
         bone = obj.pose.bones["Hips"]
-        for frame, x in ((1, 0.0), (10, 1.0)):
+        for frame, x in ((1, 0.0), (300, 1.0)):
             bone.location = (x, 0, 0)
             bone.keyframe_insert("location", frame=frame)
     _activate(obj)
@@ -65,6 +110,15 @@ def armature_with_action(paths):
 def armature_without_action(paths):
     armature_with_action(paths)
     bpy.data.objects["Walker"].animation_data.action = None
+
+
+def mesh_active_one_armature(paths):
+    """The mesh active, one armature (with its action) in the scene: Generate Dataset takes that armature."""
+    armature_with_action(paths)
+    walker = bpy.data.objects["Walker"]
+    if walker.animation_data.action is None:
+        walker.animation_data.action = bpy.data.actions[0]
+    mesh_active(paths)
 
 
 def rig_cameras(paths):
@@ -108,6 +162,7 @@ STATES = [
     ("source_SCENE_mesh_active", {"source": "SCENE"}, mesh_active),
     ("source_SCENE_armature", {"source": "SCENE"}, armature_with_action),
     ("source_SCENE_armature_no_action", {"source": "SCENE"}, armature_without_action),
+    ("source_SCENE_mesh_active_one_armature", {"source": "SCENE"}, mesh_active_one_armature),
     ("rig_SCENE_cameras", {"source": "BVH", "rig_type": "SCENE"}, rig_cameras),
     ("overlay_on", {"rig_type": "H36M"}, overlay_on),
     ("report", {}, report_after_run),
