@@ -111,6 +111,13 @@ def drag(xdo, x0, y, x1):
     xdo("mouseup", 1)
 
 
+def sidebar_width(state):
+    try:
+        return json.loads((state / "sidebar.json").read_text())["width"]
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
 def test_blender_app_every_panel_draws_generate_and_cancel(xserver, tmp_path):
     display = xserver
     addon_zip, _ = build_zips(tmp_path / "dist")
@@ -156,8 +163,14 @@ def test_blender_app_every_panel_draws_generate_and_cancel(xserver, tmp_path):
         tab = wait_for(state / "tab_open.json", blender, 30, "the first draws")
         # drag the sidebar's left edge, so the labels and paths in the screenshot are not cut short
         # (the edge is where the panels start, a few pixels inside the region, beside a panel)
-        left = win["x"] + side["x"] + int(6 * geo["ui_scale"])
-        drag(xdo, left, top + int(150 * geo["ui_scale"]), left - 180)
+        for attempt in range(4):   # a drag can be missed on a loaded machine: try again until it took
+            left = win["x"] + side["x"] + int((6 + attempt) * geo["ui_scale"])
+            drag(xdo, left, top + int(150 * geo["ui_scale"]), left - 180)
+            deadline = time.time() + 3
+            while time.time() < deadline and sidebar_width(state) < side["width"] + 100:
+                time.sleep(0.1)
+            if sidebar_width(state) >= side["width"] + 100:
+                break
         (state / "go").write_text("")
 
         # A long run started from the UI: Ctrl+Z (blocked while it runs), then Esc (cancels: nothing written).

@@ -10,7 +10,7 @@ would). Then it opens the 3D Viewport's sidebar and talks with the test through 
   writes geometry.json   window and sidebar rectangles, for the test's xdotool clicks on the tab strip
   writes tab_open.json   once an HPD3D panel's draw was called (the user clicked the HPD3D tab), after
                          waiting for every panel to complete a draw
-  waits for go           (the test has dragged the sidebar wider), then walks the panels through every
+  writes sidebar.json    the sidebar's width, until the test (dragging the sidebar wider) writes go; walks the panels through every
                          state of panel_states.STATES, redrawing the sidebar and waiting in each state
                          until every HPD3D panel completed a draw in it
   runs Generate Dataset  (modal, Scene Armature source) from frame 7 and starts it again mid-run (must be
@@ -207,7 +207,10 @@ def script():
     yield from wait_until(lambda: any(r["calls"] for r in draws["before_click"].values()), 180, "the tab click")
     yield from redraw("tab")
     write("tab_open.json", states[-1])
-    yield from wait_until(lambda: (STATE / "go").exists(), 60, "the test's go")
+    def sidebar_width_written():   # while the test drags the sidebar wider, it reads the width here
+        write("sidebar.json", {"width": view3d()[2].width})
+        return (STATE / "go").exists()
+    yield from wait_until(sidebar_width_written, 60, "the test's go")
 
     for state in panel_states.STATES:
         with override():
