@@ -32,6 +32,11 @@ def _f(value):
     return float(str(np.float32(value)))
 
 
+def length_m(value, scene):
+    """A LENGTH property's value (Blender units) in metres: times the scene's Unit Scale."""
+    return float(f"{_f(value) * unit_scale(scene):.9g}")
+
+
 def _abspath(p):
     return bpy.path.abspath(p) if p else p
 
@@ -48,7 +53,8 @@ def rig_settings(props, scene):
             "JSON": _abspath(props.rig_file)}[props.rig_type]
     if props.rig_type == "JSON" and not props.rig_file:
         raise UserError("Rig File is empty: choose a JSON rig file")
-    return parse_rig(spec, distance=_f(props.distance_m), height=_f(props.height_m), focal=_f(props.focal),
+    return parse_rig(spec, distance=length_m(props.distance, scene), height=length_m(props.height, scene),
+                     focal=_f(props.focal),
                      res_w=props.res_w, res_h=props.res_h, fit=props.fit, margin=_f(props.margin), seed=props.seed,
                      distortion=props.distortion.strip() or "none")
 

@@ -1,9 +1,10 @@
 """Settings of the add-on: one PropertyGroup on the scene, `scene.hpd3d`, saved with the .blend.
 
 Defaults equal the `hpd3d generate` command line's (tests/blender checks them against cli.build_parser()).
-Lengths (Distance, Camera Height) are kept in metres (distance_m, height_m) and shown in the scene's units:
-Blender displays a LENGTH property's value, in Blender units, times the scene's Unit Scale, so the fields
-the panel shows convert metres <-> Blender units with that scale ("5 m" reads 5 m in a centimetre scene too).
+Lengths (Distance, Camera Height) are LENGTH properties, so, like every length in Blender, they hold Blender
+units and show them times the scene's Unit Scale ("5 m" typed in a centimetre scene is stored as 500); the
+operators take metres = value x Unit Scale (operators.length_m). (Metres stored behind get/set callbacks
+would keep the defaults at 5 m in any scene, but such properties crash pip's bpy 4.2 on exit.)
 """
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
@@ -29,21 +30,6 @@ def _preset_items():
 
 PRESET_ITEMS = _preset_items()
 
-
-def _metres_per_unit(settings):
-    from .scene_armature import unit_scale
-    scene = settings.id_data
-    return unit_scale(scene) if isinstance(scene, bpy.types.Scene) else 1.0
-
-
-def _length_in_scene_units(stored):
-    """get/set of a LENGTH property shown in Blender units whose value is stored in metres in `stored`."""
-    def get(self):
-        return getattr(self, stored) / _metres_per_unit(self)
-
-    def set(self, value):
-        setattr(self, stored, value * _metres_per_unit(self))
-    return get, set
 
 
 class HPD3DSettings(bpy.types.PropertyGroup):
@@ -95,19 +81,11 @@ class HPD3DSettings(bpy.types.PropertyGroup):
     rig_file: StringProperty(
         name="Rig File", subtype="FILE_PATH", default="",
         description="JSON rig file: {\"cameras\": [...]} (see README)")
-    distance_m: FloatProperty(
-        name="Distance (m)", default=5.0, min=1e-4, options={"HIDDEN"},
-        description="Camera distance from the centre of the motion in metres (what Distance shows)")
-    height_m: FloatProperty(
-        name="Camera Height (m)", default=1.6, options={"HIDDEN"},
-        description="Camera height above the floor in metres (what Camera Height shows)")
     distance: FloatProperty(
         name="Distance", default=5.0, min=1e-6, soft_max=5000.0, unit="LENGTH",
-        get=_length_in_scene_units("distance_m")[0], set=_length_in_scene_units("distance_m")[1],
         description="Camera distance from the centre of the motion (before fitting), in the scene's units")
     height: FloatProperty(
         name="Camera Height", default=1.6, soft_min=-1000.0, soft_max=2000.0, unit="LENGTH",
-        get=_length_in_scene_units("height_m")[0], set=_length_in_scene_units("height_m")[1],
         description="Camera height above the floor for Human3.6M and Ring rigs, in the scene's units")
     focal: FloatProperty(
         name="Focal Length (px)", default=1145.0, min=1.0, soft_max=10000.0,

@@ -29,7 +29,9 @@ class SceneSourceError(HPD3DError):
 
 def unit_scale(scene):
     """Metres per Blender unit of this scene (Scene > Units > Unit Scale)."""
-    return float(scene.unit_settings.scale_length) if scene.unit_settings.system != "NONE" else 1.0
+    if scene.unit_settings.system == "NONE":
+        return 1.0
+    return float(str(np.float32(scene.unit_settings.scale_length)))  # as typed: 0.01, not 0.0099999998
 
 
 def choose_armature(context, depsgraph=True):

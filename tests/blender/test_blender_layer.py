@@ -7,8 +7,9 @@ scripts/addon_session.py):
   armature" looks only in the view layer; a take whose joints never move gets a warning in the report and
   in its manifest entry.
 - Unit Scale: the same motion in a centimetre scene (and at Unit Scale 0.5) gives the dataset of a metre
-  scene (3D within 0.1 mm, 2D within 0.01 px); Distance / Camera Height hold metres and show scene units;
-  Build Rig places cameras in scene units; Import BVH for Preview imports at the dataset's scale in metres.
+  scene (3D within 0.1 mm, 2D within 0.01 px); Distance / Camera Height mean the metres they show (typed
+  "5 m" is 5 m); Build Rig places cameras in scene units; Import BVH for Preview imports at the dataset's
+  scale in metres.
 - Build Rig: keeps the user's own cameras, works after the rig collection was deleted (its objects kept)
   or renamed and after its cameras were renamed; never makes `.001` copies.
 - Generate Dataset: refuses an existing dataset (Overwrite off) before evaluating a single frame; its
@@ -117,6 +118,7 @@ def test_a_frozen_pose_is_warned_in_report_and_manifest(layer_run):
 
 @pytest.mark.parametrize("index,scale", [(1, 0.01), (2, 0.5)], ids=["centimetre", "half-metre"])
 def test_any_unit_scale_gives_the_metre_dataset(layer_run, cli_reference, index, scale):
+    """Distance and Camera Height typed as "5 m" and "1.6 m" (the CLI's defaults)."""
     tasks, tmp = layer_run
     run = tasks[index]
     assert run["generate"][0] == ["FINISHED"], run["generate"]
@@ -130,12 +132,14 @@ def test_any_unit_scale_gives_the_metre_dataset(layer_run, cli_reference, index,
 
 
 @pytest.mark.parametrize("index,scale", [(1, 0.01), (2, 0.5), (3, 1.0)], ids=["centimetre", "half-metre", "metre"])
-def test_length_fields_hold_metres_and_show_scene_units(layer_run, index, scale):
-    tasks, _ = layer_run
-    run = tasks[index]
-    d = run["defaults"]
-    # Blender shows a LENGTH property as its value (Blender units) times the Unit Scale
-    assert abs(d["distance"] * scale - 5.0) < 1e-5 and abs(d["height"] * scale - 1.6) < 1e-5, d
+def test_length_fields_mean_what_they_show(layer_run, index, scale):
+    """Blender shows a LENGTH property as its value (Blender units) times the Unit Scale: the dataset's
+    rig must get that many metres (a centimetre scene shows the default 5 as "5 cm")."""
+    tasks, tmp = layer_run
+    shown = {k: v * scale for k, v in tasks[index]["defaults"].items()}
+    assert tasks[index]["generate_defaults"][0] == ["FINISHED"], tasks[index]["generate_defaults"]
+    rig = load_dataset(tmp / f"units_{scale}_defaults")["manifest"]["settings"]["rig"]
+    assert abs(rig["distance"] - shown["distance"]) < 1e-6 and abs(rig["height"] - shown["height"]) < 1e-6, (rig, shown)
 
 
 def test_build_rig_places_cameras_in_scene_units(layer_run):

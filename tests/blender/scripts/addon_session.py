@@ -386,10 +386,13 @@ def task_unit_scale(t):
     props = scene.hpd3d
     set_props({"source": "SCENE", "subject": "S1", "output_dir": t["out"]})
     out = {"defaults": {"distance": props.distance, "height": props.height}}
-    out["generate"] = run_op("generate_dataset")
-    out["report"] = props.last_report
+    set_props({"output_dir": t["out"] + "_defaults"})
+    out["generate_defaults"] = run_op("generate_dataset")
     # what Blender stores when "5 m" and "1.6 m" are typed into the fields: metres / Unit Scale
     props.distance, props.height = 5.0 / t["scale_length"], 1.6 / t["scale_length"]
+    set_props({"output_dir": t["out"]})
+    out["generate"] = run_op("generate_dataset")
+    out["report"] = props.last_report
     set_props({"rig_type": "RING", "rig_count": 4, "fit": False})
     out["build_rig"] = run_op("build_rig")
     out["cameras"] = camera_locations()
