@@ -4,8 +4,6 @@ They are a thin layer over the core: the same GenerateOptions as the command lin
 (one file, or a few armature frames, per step; nothing is written before the last step), so the same
 settings give the same dataset. User errors become one-line operator error reports.
 """
-from pathlib import Path
-
 import bpy
 import numpy as np
 
@@ -14,6 +12,7 @@ from ..core.dataset import DatasetBuilder, GenerateOptions, load_take_safe, map_
 from ..core.discovery import discover
 from ..core.errors import HPD3DError
 from ..core.rigs import RigSettings, build_rig, parse_rig
+from ..core.writer import refuse_existing
 from .rig_objects import RIG_COLLECTION, place_rig, rig_camera_objects
 from .scene_armature import ArmatureSampler, SceneSourceError, choose_armature, unit_scale
 from .scene_cameras import SceneCameraError, camera_from_object, camera_to_json_dict, render_settings_for
@@ -98,14 +97,12 @@ def scene_armature(context):
 
 
 def refuse_existing_dataset(options):
-    """Refuse before any work, as the writer would after it: a dataset in the Output Folder and Overwrite off."""
-    if options.overwrite:
-        return
-    out = Path(options.out)
-    existing = sorted(p for pattern in ("data_3d_*.npz", "data_2d_*.npz") for p in out.glob(pattern))
-    if existing:
-        raise UserError(f"{existing[0]}: a dataset already exists here; tick Overwrite to replace it or choose "
-                        "another Output Folder")
+    """Refuse before any work (the writer checks again when it writes): a dataset in the Output Folder and
+    Overwrite off; in the panel's words."""
+    try:
+        refuse_existing(options.out, options.name, options.overwrite)
+    except HPD3DError as exc:
+        raise UserError(_ui_words(str(exc))) from None
 
 
 def frozen_warning(item):
