@@ -203,3 +203,10 @@ def test_noise_model_file_values_are_checked(tmp_path, capsys, content, message)
     noise.write_text(content)
     rc, out, err, _ = _run(tmp_path, capsys, None, "--keypoints", "gt,detector", "--noise", noise)
     assert rc in (1, 2) and message in err and str(noise) in err and "Traceback" not in out + err, err
+
+
+def test_noise_confidence_curve_needs_positive_a_and_b(tmp_path, capsys):
+    noise = tmp_path / "noise.json"
+    noise.write_text('{"confidence_abms": [0.028, 0, -0.0046, 0.143]}')
+    rc, out, err, _ = _run(tmp_path, capsys, None, "--keypoints", "gt,detector", "--noise", noise)
+    assert rc == 1 and "a and b must be > 0" in err and "Traceback" not in out + err, err

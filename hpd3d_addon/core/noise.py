@@ -203,6 +203,8 @@ def _check_values(data, path):
                 raise InputError(path, f"'{key}': the first number must not exceed the second")
             if key == "swap_frames" and values[0] < 1:
                 raise InputError(path, "'swap_frames': a swap lasts at least 1 frame")
+            if key == "confidence_abms" and not (values[0] > 0 and values[1] > 0):
+                raise InputError(path, "'confidence_abms': a and b must be > 0 (the curve takes sqrt(a / b))")
         else:
             number(kind, value, where)
 
