@@ -20,6 +20,7 @@ forked child of this process (the pipeline in-process: no Python start-up per ca
     python tools/fuzz.py --case 1234 --keep /tmp/c     # one case, its files and output kept
 """
 import argparse
+import copy
 import io
 import json
 import math
@@ -221,11 +222,11 @@ def mutate_tree(value, rng, leaf_choices):
         elif op == 0 and isinstance(parent, dict):
             parent.pop(key, None)
         elif op == 1 and isinstance(parent, list) and parent:
-            parent.extend([parent[key]] * rng.choice([1, 10, 1000]))
+            parent.extend(copy.deepcopy(parent[key]) for _ in range(rng.choice([1, 10, 1000])))
         elif op == 2 and rng.random() < 0.3:
             parent[key] = _deep(rng.choice([5, 100, 500]))
         else:
-            parent[key] = rng.choice(leaf_choices)
+            parent[key] = copy.deepcopy(rng.choice(leaf_choices))  # never share (and so mutate) a leaf object
     return value
 
 
@@ -440,7 +441,7 @@ def _mutate_structure(value, rng):
                 del parent[path[-1]]
             continue
         else:
-            new = rng.choice(STRUCT_LEAVES)
+            new = copy.deepcopy(rng.choice(STRUCT_LEAVES))
         value = _set(value, path, new)
     return value
 
