@@ -42,6 +42,24 @@ def _positive(kind):
     return parse
 
 
+def _workers(value):
+    """--workers: 'auto' (the cores available to this process) or a whole number > 0."""
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use 'auto' or a whole number of processes") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return n
+
+
+def resolve_workers(value):
+    from .core.parallel import available_cores
+    return available_cores() if value == "auto" else value
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="hpd3d", description="BVH motion capture -> VideoPose3D training data.")
     p.add_argument("--version", action="version", version=f"hpd3d {__version__}")
@@ -75,7 +93,8 @@ def build_parser():
     g.add_argument("--camera-per", choices=("subject", "take"), default="subject",
                    help="one rig per subject (default), or per take: each take becomes subject SUBJECT/ACTION")
     g.add_argument("--subject", default="", help="use this subject name for every input")
-    g.add_argument("--workers", type=_positive(int), default=1, help="parallel processes (same output)")
+    g.add_argument("--workers", type=_workers, default="auto",
+                   help="parallel processes: auto (default: the cores available) or N; the output is the same")
     g.add_argument("--strict", action="store_true", help="stop at the first bad file and write nothing")
     g.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
     g.add_argument("--preview", action="store_true", help="also write preview_NAME.png (needs matplotlib)")
@@ -252,7 +271,7 @@ def _run(args):
         if args.command == "check":
             return _check(args)
         options = options_from_args(args)
-        result = generate(args.inputs, options, workers=args.workers, progress=_progress(args.quiet), notify=_note)
+        result = generate(args.inputs, options, workers=resolve_workers(args.workers), progress=_progress(args.quiet), notify=_note)
         for take in result.takes:
             i = take.info
             print(f"{take.subject}/{take.action}: {i['frames']} frames at {i['fps']:g} fps, "

@@ -140,21 +140,22 @@ def test_workers_output_identical_to_one_process(tmp_path):
         copy_family(stem, root / f"S{i % 2 + 1}")
     shutil.copyfile(SAMPLES / "hpd3d_sample_walk.bvh", root / "S1" / "sample_walk.bvh")
     outs = {}
-    for w in (1, 2):
+    for w in (1, 3, "auto"):
         outs[w] = tmp_path / f"out{w}"
         r = run_cli("generate", root, "--out", outs[w], "--workers", w, "--rig", "random:5", "--seed", "3",
                     "--fps", "25")
         assert r.returncode == 0, r.stderr
-    for name in ("data_3d_blender.npz", "data_2d_blender_gt.npz"):
-        a, b = _npz_contents(outs[1] / name), _npz_contents(outs[2] / name)
-        assert a == b, name
-        assert len(a["positions_3d" if "3d" in name else "positions_2d"]) >= len(HUMANS) + 1
-    for name in ("camera_intrinsics.txt", "camera_extrinsics.txt", "blender_dataset.py"):
-        assert (outs[1] / name).read_bytes() == (outs[2] / name).read_bytes(), name
-    m1, m2 = (json.loads((outs[w] / "manifest.json").read_text()) for w in (1, 2))
-    for m in (m1, m2):
-        m.pop("command"), m.pop("generator"), m["settings"].pop("out"), m.pop("run_id"), m.pop("contents")
-    assert m1 == m2
+    for w in (3, "auto"):
+        for name in ("data_3d_blender.npz", "data_2d_blender_gt.npz"):
+            a, b = _npz_contents(outs[1] / name), _npz_contents(outs[w] / name)
+            assert a == b, (name, w)
+            assert len(a["positions_3d" if "3d" in name else "positions_2d"]) >= len(HUMANS) + 1
+        for name in ("camera_intrinsics.txt", "camera_extrinsics.txt", "blender_dataset.py"):
+            assert (outs[1] / name).read_bytes() == (outs[w] / name).read_bytes(), (name, w)
+        m1, m2 = (json.loads((outs[k] / "manifest.json").read_text()) for k in (1, w))
+        for m in (m1, m2):
+            m.pop("command"), m.pop("generator"), m["settings"].pop("out"), m.pop("run_id"), m.pop("contents")
+        assert m1 == m2, w
 
 
 # ---- python -m from a checkout -----------------------------------------------------------------------------
