@@ -95,6 +95,8 @@ def build_parser():
     g.add_argument("--subject", default="", help="use this subject name for every input")
     g.add_argument("--workers", type=_workers, default="auto",
                    help="parallel processes: auto (default: the cores available) or N; the output is the same")
+    g.add_argument("--shard", default="", metavar="K/N",
+                   help="only the K-th of N parts of the subjects (for a cluster; join them with `hpd3d merge`)")
     g.add_argument("--strict", action="store_true", help="stop at the first bad file and write nothing")
     g.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
     g.add_argument("--preview", action="store_true", help="also write preview_NAME.png (needs matplotlib)")
@@ -128,6 +130,12 @@ def build_parser():
                        help="2D source: data_2d_NAME_<KEYPOINTS>.npz (default: detector if present, else gt)")
         f.add_argument("--overwrite", action="store_true", help="replace existing output")
         module.add_export_arguments(f)
+
+    m = sub.add_parser("merge", help="join the folders of `generate --shard K/N` runs into one dataset")
+    m.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the shard folders (all N of them)")
+    m.add_argument("--out", required=True, help="output folder")
+    m.add_argument("--name", default=None, help="dataset name when the folders hold several")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
 
     sub.add_parser("presets", help="list skeleton presets")
     r = sub.add_parser("rigs", help="list the camera distributions of random:N rigs (--camera-dist)")
@@ -167,7 +175,7 @@ def options_from_args(a):
                     camera_dist=a.camera_dist, camera_per=a.camera_per)
     return GenerateOptions(out=a.out, name=a.name, layout=a.layout, end_sites=a.end_sites, preset=a.preset,
                            mapping=a.mapping, scale=a.scale, fps=a.fps, rig=rig, subject=a.subject,
-                           strict=a.strict, overwrite=a.overwrite, preview=a.preview,
+                           strict=a.strict, overwrite=a.overwrite, preview=a.preview, shard=a.shard,
                            **_keypoint_settings(a))
 
 
@@ -270,6 +278,10 @@ def _run(args):
             return 0
         if args.command == "check":
             return _check(args)
+        if args.command == "merge":
+            from .core.merge import merge
+            print(merge(args.shards, args.out, name=args.name, overwrite=args.overwrite))
+            return 0
         options = options_from_args(args)
         result = generate(args.inputs, options, workers=resolve_workers(args.workers), progress=_progress(args.quiet), notify=_note)
         for take in result.takes:

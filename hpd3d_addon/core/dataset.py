@@ -50,6 +50,7 @@ class GenerateOptions:
     noise_seed: object = None    # None: the rig's seed
     layout_2d: str = "h36m17"    # 2D keypoint layout: h36m17 or coco17 (core/layouts.py)
     occlusion: bool = False      # write 'occluded' with gt only too (always with a detector source)
+    shard: str = ""  # 'K/N': only the subjects of that shard (core/discovery.shard_takes); hpd3d merge joins them
 
     def mapping_dict(self):
         return load_mapping_file(self.mapping) if self.mapping else None
@@ -405,9 +406,9 @@ def _ignore_sigint():
 
 
 def _generate(inputs, options, workers, progress):
-    from .discovery import discover
+    from .discovery import discover, shard_takes
     builder = DatasetBuilder(options)
-    takes = discover(inputs, options.subject or None)
+    takes = shard_takes(discover(inputs, options.subject or None), options.shard)
     mapping = options.mapping_dict()
     wrap = progress or (lambda it, total: it)
     if workers and workers > 1 and len(takes) > 1:

@@ -175,6 +175,17 @@ class _TakeUnpickler(pickle._Unpickler):
     dispatch[pickle.SETITEMS[0]] = load_setitems
 
 
+    def _hand_out_batched(self):
+        """pickle's C pickler writes a dict's items in batches (MARK k1 v1 k2 v2 ... SETITEMS, up to 1000):
+        a take is complete once the next key (a str) follows it, so it is handed out then, not at SETITEMS."""
+        stack = self.stack
+        if len(stack) >= 3 and self.metastack:
+            below = self.metastack[-1]
+            if (len(below) >= 2 and isinstance(below[-1], dict) and not below[-1] and isinstance(below[-2], str)
+                    and isinstance(stack[0], str) and self._is_take(stack[1]) and isinstance(stack[2], str)):
+                self.pending.append((below[-2], stack[0], stack[1]))
+                del stack[:2]
+
     def items(self):
         """pickle._Unpickler.load as a generator: after each opcode, the takes it completed are yielded."""
         self._unframer = pickle._Unframer(self._file_read, self._file_readline)
@@ -188,10 +199,11 @@ class _TakeUnpickler(pickle._Unpickler):
                 if not op:
                     raise EOFError("pickle stream ended before STOP")
                 dispatch[op[0]](self)
+                self._hand_out_batched()
                 while pending:
                     yield pending.pop(0)
-        except pickle._Stop:
-            return
+        except pickle._Stop as stop:
+            self.result = stop.value
 
 
 def iter_items(path, key):
@@ -200,4 +212,16 @@ def iter_items(path, key):
     with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as member:
         np.lib.format.read_magic(member)
         np.lib.format.read_array_header_1_0(member)
-        yield from _TakeUnpickler(io.BufferedReader(member, 1 << 20)).items()
+        yield from _TakeUnpickler(io.BufferedReader(member, 1 << 16)).items()
+
+
+def load_without_takes(path, key):
+    """The object of npz member KEY.npy with its takes left out ({subject: {}}): the small rest of a member,
+    such as the 2D file's metadata (whose 'visibility' holds every take's masks), without loading them."""
+    with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as member:
+        np.lib.format.read_magic(member)
+        np.lib.format.read_array_header_1_0(member)
+        reader = _TakeUnpickler(io.BufferedReader(member, 1 << 16))
+        for _ in reader.items():
+            pass
+    return reader.result.item()
