@@ -13,17 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .check import combine_error_blocks, error_blocks
 from .errors import HPD3DError, InputError, MappingError
-from .formats.videopose3d import NpzContent
 from .layouts import H36M17, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward, source_layout
 from .limits import check_options
 from .noise import detect, parse_noise, view_seed
 from .occlusion import body_capsules, occlusion_masks
-from .parallel import thread_map
-from .projection import project
+from .npz_stream import Items, Lazy, StreamedNpz
 from .rigs import RigSettings, build_rig
 from .sequence import sequence_from_bvh
+from .stream import Views, stored_3d
 from .skeleton_presets import load_mapping_file, resolve
 from .commit import new_run_id
 from .writer import copy_loader_bytes, literal_text, lock_output, refuse_existing, write_files
@@ -195,34 +193,16 @@ class DatasetBuilder:
         by_subject = {}
         for t in self.takes:
             by_subject.setdefault(t.subject, []).append(t)
-        cameras, positions_3d, positions_2d, visibility = {}, {}, {}, {}
-        realised = {}  # 'occluded', 'detector', 'confidence' -> {subject: {action: [per camera]}}
+        cameras = {s: build_rig(opts.rig, _subject_points(takes), s) for s, takes in by_subject.items()}
         model, seed = parse_noise(opts.noise), opts.rig.seed if opts.noise_seed is None else opts.noise_seed
-        errors = {}  # (subject, action, camera) -> error_block of the stored 2D against the exact projection
-        for subject, takes in by_subject.items():
-            cameras[subject] = build_rig(opts.rig, np.concatenate([t.joints.reshape(-1, 3) for t in takes]), subject)
-            # One array per subject (the stored float32 3D), projected camera by camera on threads: the
-            # cameras share the cores, and per-take overhead disappears.
-            stored3d = [t.joints.astype(np.float32) for t in takes]
-            bounds = np.cumsum([0] + [len(p) for p in stored3d])
-            points = np.concatenate([keypoint_points(t, p, opts) for t, p in zip(takes, stored3d)]).astype(np.float64)
+        sources = keypoint_sources(opts)
 
-            def view(cam, points=points, bounds=bounds):
-                p, v = project(points, cam)
-                p32 = p.astype(np.float32)
-                return p32, v, error_blocks(p, p32, bounds)
+        def realise_take(t, points, cams, gt_views, vis_views):
+            return realise(t, points, cams, gt_views, vis_views, opts, model, seed)
 
-            views = thread_map(view, cameras[subject])
-            for k, t in enumerate(takes):
-                a, b = bounds[k], bounds[k + 1]
-                positions_3d.setdefault(subject, {})[t.action] = stored3d[k]
-                positions_2d.setdefault(subject, {})[t.action] = [p32[a:b] for p32, _, _ in views]
-                visibility.setdefault(subject, {})[t.action] = [v[a:b] for _, v, _ in views]
-                for i, (_, _, blocks) in enumerate(views):
-                    errors[subject, t.action, i] = blocks[k]
-                for key, value in realise(t, points[a:b], cameras[subject], positions_2d[subject][t.action],
-                                          visibility[subject][t.action], opts, model, seed).items():
-                    realised.setdefault(key, {}).setdefault(subject, {})[t.action] = value
+        # project -> realise, streamed (core/stream.py): each block of takes is projected while
+        # data_2d_NAME_gt.npz is written; visibility, occlusion and detector keypoints wait in a temporary file.
+        views = Views(by_subject, cameras, lambda t, stored: keypoint_points(t, stored, opts), realise_take)
         fps_counts = Counter(round(t.fps, 6) for t in self.takes)
         fps = fps_counts.most_common(1)[0][0]
         run_id = new_run_id()
@@ -235,16 +215,14 @@ class DatasetBuilder:
             "parents": first.parents,
             "fps": fps,
             "fps_per_action": {t.subject + "/" + t.action: t.fps for t in self.takes},
-            "visibility": visibility,
+            "visibility": None,  # streamed from the spill, see meta_2d below
             "generator": f"hpd3d {__version__}",
             "run_id": run_id,
         }
         metadata_2d = metadata_for_2d(metadata, opts)
         camera_blob = {"intrinsics": intrinsics, "extrinsics": extrinsics}
-        # The reprojection check: the stored 3D through the exported cameras against the stored 2D. Projecting
-        # the stored 3D again would repeat the computation above bit for bit, so its errors were taken there.
-        check = combine_error_blocks((f"{s}/{a}", i, errors[s, a, i]) for s, actions in positions_3d.items()
-                                     for a in actions for i in range(len(cameras[s])))
+        positions_3d = Items((s, Items((t.action, Lazy(lambda t=t: stored_3d(t))) for t in takes))
+                             for s, takes in by_subject.items())
         name = opts.name
         manifest = {
             "run_id": run_id,
@@ -256,35 +234,64 @@ class DatasetBuilder:
             "cameras_per_subject": {s: len(c) for s, c in cameras.items()},
             "files": [dict(subject=t.subject, action=t.action, source=t.source, **t.info) for t in self.takes],
             "failures": [asdict(f) for f in self.failures],
-            "reprojection_check": check,
-            "keypoints": {"sources": list(keypoint_sources(opts)), "layout_2d": metadata_2d["layout_2d"],
+            "reprojection_check": None,  # filled in once data_2d_NAME_gt.npz is written (the manifest goes last)
+            "keypoints": {"sources": list(sources), "layout_2d": metadata_2d["layout_2d"],
                           "noise_model": model.describe(), "noise_seed": seed},
         }
+
+        def checked():
+            # The reprojection check: the stored 3D through the exported cameras against the stored 2D.
+            # Projecting the stored 3D again would repeat the projection bit for bit, so its errors were taken
+            # there, while data_2d_NAME_gt.npz was written.
+            manifest["reprojection_check"] = views.check()
+
+        def spilled(key):
+            return lambda: views.spilled(key)
+
+        def meta_2d(**extra):
+            return lambda: dict(metadata_2d, visibility=views.spilled("visibility"), **extra)
+
+        occluded = [("occluded", spilled("occluded"), True)] if realises(opts) else []
         files = {
-            f"data_3d_{name}.npz": NpzContent(positions_3d=positions_3d, cameras=camera_blob,
-                                              metadata={k: v for k, v in metadata.items() if k != "visibility"}),
-            f"data_2d_{name}_gt.npz": NpzContent(positions_2d=positions_2d, metadata=metadata_2d, visibility=visibility,
-                                                 **({"occluded": realised["occluded"]} if realised else {})),
+            f"data_3d_{name}.npz": StreamedNpz(
+                ("positions_3d", lambda: positions_3d, False), ("cameras", lambda: camera_blob, True),
+                ("metadata", lambda: {k: v for k, v in metadata.items() if k != "visibility"}, True)),
+            f"data_2d_{name}_gt.npz": StreamedNpz(
+                ("positions_2d", views.positions_2d, False), ("metadata", meta_2d(), True),
+                ("visibility", spilled("visibility"), True), *occluded, then=checked),
             "camera_intrinsics.txt": literal_text(intrinsics).encode(),
             "camera_extrinsics.txt": literal_text(extrinsics).encode(),
             "blender_dataset.py": copy_loader_bytes(),
         }
-        if "detector" in realised:
-            files[f"data_2d_{name}_detector.npz"] = NpzContent(
-                positions_2d=realised["detector"], metadata=dict(metadata_2d, keypoints="detector", noise_model=model.name),
-                visibility=visibility, occluded=realised["occluded"], confidence=realised["confidence"])
+        if "detector" in sources:
+            files[f"data_2d_{name}_detector.npz"] = StreamedNpz(
+                ("positions_2d", spilled("detector"), False),
+                ("metadata", meta_2d(keypoints="detector", noise_model=model.name), True),
+                ("visibility", spilled("visibility"), True), *occluded, ("confidence", spilled("confidence"), True))
         if opts.preview:
             from .preview import contact_sheet_png
             left, right = metadata_2d["keypoints_symmetry"]
-            files[f"preview_{name}.png"] = contact_sheet_png(positions_2d, cameras, metadata_2d["parents"], left, right,
+            gt, realised = views.first_take()
+            files[f"preview_{name}.png"] = contact_sheet_png(gt, cameras, metadata_2d["parents"], left, right,
                                                              detector=realised.get("detector"),
                                                              occluded=realised.get("occluded"))
         notes = []
-        written = write_files(opts.out, files, overwrite=opts.overwrite,
-                              stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"),
-                              manifest=manifest, notes=notes)
+        try:
+            written = write_files(opts.out, files, overwrite=opts.overwrite,
+                                  stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"),
+                                  manifest=manifest, notes=notes)
+        finally:
+            views.close()
+        check = manifest["reprojection_check"]
         return Result(Path(opts.out), written, self.takes, self.failures, cameras, check,
                       time.perf_counter() - self.started, notes)
+
+
+def _subject_points(takes):
+    """A subject's joints as one (N, 3) array for rig fitting (no copy for a single take)."""
+    if len(takes) == 1:
+        return takes[0].joints.reshape(-1, 3)
+    return np.concatenate([t.joints.reshape(-1, 3) for t in takes])
 
 
 def cameras_per_take(takes):
@@ -313,12 +320,18 @@ def keypoint_points(take, stored3d, opts):
     return stored3d
 
 
+def realises(opts):
+    """Whether the realise stage makes anything (occlusion costs ~20k camera-frames/s per core: not in a
+    plain gt run)."""
+    return opts.occlusion or keypoint_sources(opts) != ["gt"]
+
+
 def realise(take, points, cams, gt_views, vis_views, opts, model, seed):
     """The realise stage for one take: self-occlusion of its 2D points (F, P, 3) from every camera, and the
     detector keypoints and confidences when asked for. Returns {'occluded', ['detector', 'confidence']}, or {}
     when neither is asked for (occlusion costs ~20k camera-frames/s per core: not in a plain run)."""
     sources = keypoint_sources(opts)
-    if not opts.occlusion and sources == ["gt"]:
+    if not realises(opts):
         return {}
     capsules = body_capsules(take.joints, take.joint_names, take.parents)
     names = layout_2d(opts.layout_2d).joint_names if opts.layout_2d == "coco17" else take.joint_names

@@ -15,7 +15,7 @@ from . import __version__
 from .discovery import parse_shard
 from .errors import HPD3DError, InputError
 from .formats.videopose3d import dataset_names
-from .npz_stream import Items, iter_items, load_without_takes, write_member
+from .npz_stream import Items, StreamedNpz, iter_items, load_without_takes
 from .writer import copy_loader_bytes, json_text, literal_text, write_files
 
 # Settings that may differ between the shards of one dataset.
@@ -180,19 +180,6 @@ def _merged_items(subjects, owner, key, path_of):
             value = None
 
     return Items((s, Items(takes_of(s))) for s in subjects)
-
-
-class StreamedNpz:
-    """An npz whose members (key, make value, deflate) are made and streamed when the file is written."""
-
-    def __init__(self, *members):
-        self.members = members
-
-    def write_to(self, fh):
-        import zipfile
-        with zipfile.ZipFile(fh, mode="w", allowZip64=True) as zf:
-            for key, make, deflate in self.members:
-                write_member(zf, key, make(), deflate=deflate)
 
 
 def _manifest(shards, subjects, owner, out):

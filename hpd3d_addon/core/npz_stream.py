@@ -15,6 +15,7 @@ import pickle
 import struct
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -56,8 +57,9 @@ class Lazy:
 class PickleWriter:
     """Writes one pickled 0-d object array (the content of an npz member) to a binary file object."""
 
-    def __init__(self, fh):
-        self.fh = fh
+    def __init__(self, fh, source=None):
+        self.fh, self.source = fh, source
+        self.path = []  # keys and indices down to the value being written, for the error message
 
     def write(self, value):
         """The whole member: a 0-d object array holding `value` (dicts, lists, Items, Chunks, Lazy, arrays,
@@ -76,12 +78,16 @@ class PickleWriter:
             self.fh.write(_EMPTY_DICT)
             for key, item in (v.items() if isinstance(v, dict) else v.pairs):
                 self.fh.write(ops(key))
+                self.path.append(key)
                 self.value(item)
+                self.path.pop()
                 self.fh.write(_SETITEM)
         elif isinstance(v, list):
             self.fh.write(_EMPTY_LIST)
-            for item in v:
+            for i, item in enumerate(v):
+                self.path.append(i)
                 self.value(item)
+                self.path.pop()
                 self.fh.write(_APPEND)
         elif isinstance(v, np.ndarray) and not v.dtype.hasobject:
             v = np.ascontiguousarray(v)
@@ -105,6 +111,10 @@ class PickleWriter:
             piece = np.ascontiguousarray(piece, dtype=dtype)
             if piece.shape[1:] != tuple(shape[1:]):
                 raise ValueError(f"chunk of shape {piece.shape} in an array of shape {tuple(shape)}")
+            if self.source is not None and dtype.kind in "fc" and not np.isfinite(piece).all():
+                from .errors import OutputError
+                where = "/".join(map(str, self.path))
+                raise OutputError(f"{self.source}/{where} holds a non-finite value (NaN or infinity); nothing written")
             if piece.nbytes:
                 self.fh.write(memoryview(piece.reshape(-1)).cast("B"))
             written += piece.nbytes
@@ -120,7 +130,7 @@ def npy_object_header():
     return buf.getvalue()
 
 
-def write_member(zf, key, value, deflate=False):
+def write_member(zf, key, value, deflate=False, source=None):
     """Write npz member KEY.npy to the open zipfile.ZipFile `zf`: `value` is an ndarray (written as np.save
     writes it) or anything PickleWriter.write takes. Masks and metadata are deflated (level 1: ~100x smaller
     for those, in half the time of the default level); float keypoints are stored (they hardly compress)."""
@@ -134,7 +144,24 @@ def write_member(zf, key, value, deflate=False):
             np.lib.format.write_array(member, value, allow_pickle=False)
         else:
             member.write(npy_object_header())
-            PickleWriter(member).write(value)
+            PickleWriter(member, source).write(value)
+
+
+class StreamedNpz:
+    """A file's content for writer.write_files: an npz whose members, (key, make value, deflate), are made
+    and streamed when the file is written, in that order; `then()` runs once they all are. Float arrays must
+    be finite (core/integrity.py's rule for every file): else OutputError, and the commit writes nothing."""
+
+    def __init__(self, *members, then=None):
+        self.members, self.then = members, then
+
+    def write_to(self, fh):
+        name = getattr(fh, "name", "npz")
+        with zipfile.ZipFile(fh, mode="w", allowZip64=True) as zf:
+            for key, make, deflate in self.members:
+                write_member(zf, key, make(), deflate=deflate, source=f"{Path(str(name)).name}: {key}")
+        if self.then:
+            self.then()
 
 
 # ---- reading back, one take at a time ----------------------------------------------------------------------
