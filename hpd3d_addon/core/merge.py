@@ -8,13 +8,14 @@ take's arrays at a time whatever the size of the dataset.
 """
 import json
 import sys
+import zipfile
 from collections import Counter
 from pathlib import Path
 
 from . import __version__
 from .discovery import parse_shard
 from .errors import HPD3DError, InputError
-from .formats.videopose3d import dataset_names
+from .formats.videopose3d import dataset_names, keypoint_sources
 from .npz_stream import Items, StreamedNpz, iter_items, load_without_takes
 from .writer import copy_loader_bytes, json_text, literal_text, write_files
 
@@ -35,16 +36,18 @@ class Shard:
             name = names[0]
         self.name = name
         self.data_3d = self.folder / f"data_3d_{name}.npz"
-        self.data_2d = self.folder / f"data_2d_{name}_gt.npz"
-        for path in (self.data_3d, self.data_2d, self.folder / "manifest.json"):
+        self.sources = keypoint_sources(self.folder, name)  # gt, detector ...
+        self.data_2d = {k: self.folder / f"data_2d_{name}_{k}.npz" for k in self.sources}
+        for path in (self.data_3d, self.folder / f"data_2d_{name}_gt.npz", self.folder / "manifest.json"):
             if not path.is_file():
                 raise InputError(path, "no such file (not a folder written by hpd3d generate)")
         try:
             self.manifest = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
             self.cameras = load_without_takes(self.data_3d, "cameras")
             self.metadata_3d = load_without_takes(self.data_3d, "metadata")
-            self.metadata_2d = load_without_takes(self.data_2d, "metadata")
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+            self.metadata_2d = {k: load_without_takes(p, "metadata") for k, p in self.data_2d.items()}
+            self.members_2d = {k: _members(p) for k, p in self.data_2d.items()}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(self.folder, f"cannot read the dataset ({type(exc).__name__}: {exc})") from None
         self.subjects = self.manifest["subjects"]
         self.spec = parse_shard(self.manifest["settings"].get("shard", ""))
@@ -77,29 +80,35 @@ def merge(folders, out, name=None, overwrite=False):
     for s in subjects:
         for a in owner[s].subjects[s]:
             key = f"{s}/{a}"
-            fps_per_action[key] = owner[s].metadata_2d["fps_per_action"][key]
+            fps_per_action[key] = owner[s].metadata_3d["fps_per_action"][key]
     fps = Counter(round(v, 6) for v in fps_per_action.values()).most_common(1)[0][0]
     meta_3d = {k: (fps if k == "fps" else fps_per_action if k == "fps_per_action" else v)
                for k, v in first.metadata_3d.items()}
 
     def streamed(key, path_of):
-        return _merged_items(subjects, owner, key, path_of)
+        return lambda: _merged_items(subjects, owner, key, path_of)
 
-    def meta_2d():
-        return {k: (fps if k == "fps" else fps_per_action if k == "fps_per_action" else
-                    streamed("metadata", lambda sh: sh.data_2d) if k == "visibility" else v)
-                for k, v in first.metadata_2d.items()}
+    def meta_2d(source):
+        def make():
+            return {k: (fps if k == "fps" else fps_per_action if k == "fps_per_action" else
+                        _merged_items(subjects, owner, "metadata", lambda sh: sh.data_2d[source]) if k == "visibility"
+                        else v) for k, v in first.metadata_2d[source].items()}
+        return make
+
+    def file_2d(source):
+        """Every member of the shards' data_2d_NAME_SOURCE.npz: metadata merged, the others ({subject:
+        {action: ...}}: positions_2d, visibility, occluded, confidence) streamed."""
+        return StreamedNpz(*[(key, meta_2d(source) if key == "metadata" else
+                              streamed(key, lambda sh, source=source: sh.data_2d[source]), key != "positions_2d")
+                             for key in first.members_2d[source]])
 
     out_name = first.name
     files = {
         f"data_3d_{out_name}.npz": StreamedNpz(
-            ("positions_3d", lambda: streamed("positions_3d", lambda sh: sh.data_3d), False),
+            ("positions_3d", streamed("positions_3d", lambda sh: sh.data_3d), False),
             ("cameras", lambda: {"intrinsics": intrinsics, "extrinsics": extrinsics}, True),
             ("metadata", lambda: meta_3d, True)),
-        f"data_2d_{out_name}_gt.npz": StreamedNpz(
-            ("positions_2d", lambda: streamed("positions_2d", lambda sh: sh.data_2d), False),
-            ("metadata", meta_2d, True),
-            ("visibility", lambda: streamed("visibility", lambda sh: sh.data_2d), True)),
+        **{f"data_2d_{out_name}_{source}.npz": file_2d(source) for source in first.sources},
         "camera_intrinsics.txt": literal_text(intrinsics).encode(),
         "camera_extrinsics.txt": literal_text(extrinsics).encode(),
         "blender_dataset.py": copy_loader_bytes(),
@@ -109,6 +118,12 @@ def merge(folders, out, name=None, overwrite=False):
                 stale=(f"preview_{out_name}.png",))
     takes = sum(len(owner[s].subjects[s]) for s in subjects)
     return f"merged {len(shards)} shards: {takes} sequences of {len(subjects)} subjects to {out}"
+
+
+def _members(path):
+    """Member keys of an npz, in file order."""
+    with zipfile.ZipFile(path) as zf:
+        return [n[:-len(".npy")] for n in zf.namelist() if n.endswith(".npy")]
 
 
 def _run_order(subject):
@@ -127,6 +142,8 @@ def _check_compatible(shards):
                              f"({', '.join(diff)}): shards of one dataset share every setting but --shard")
         if shard.metadata_3d.get("joint_names") != first.metadata_3d.get("joint_names"):
             raise InputError(shard.folder, f"its joints differ from {first.folder}'s")
+        if shard.members_2d != first.members_2d:
+            raise InputError(shard.folder, f"its 2D files differ from {first.folder}'s")
     seen = {}
     for shard in shards:
         for s in shard.subjects:
@@ -194,7 +211,7 @@ def _manifest(shards, subjects, owner, out):
              "mean_error_px": sum(c["mean_error_px"] * n for c, n in zip(checks, points)) / max(sum(points), 1),
              "worst": checks[worst]["worst"], "tolerance_px": checks[worst]["tolerance_px"],
              "passed": all(c["passed"] for c in checks)}
-    return {
+    merged = {
         "generator": dict(first["generator"], merged_by=f"hpd3d {__version__}"),
         "command": sys.argv,
         "settings": dict(first["settings"], out=str(out), shard=""),
@@ -205,3 +222,5 @@ def _manifest(shards, subjects, owner, out):
         "failures": [f for sh in shards for f in sh.manifest["failures"]],
         "reprojection_check": check,
     }
+    # the rest (e.g. the keypoint sources' settings) is the same in every shard: the first one's
+    return {**{k: v for k, v in first.items()}, **merged}
