@@ -4,7 +4,7 @@ camera-frames/s = frames x cameras / wall time of the whole `generate` (BVH pars
 written, the built-in reprojection check included), measured in a fresh process per run so that the
 peak resident memory (ru_maxrss) belongs to that run alone.
 
-    make bench                                   # ../shared/fixtures/bvh, 24 cameras, 1 and 2 workers
+    make bench                                   # ../shared/fixtures/bvh, 24 cameras, workers auto and 1
     .venv/bin/python benchmarks/bench_generate.py /path/to/bvh/folder [--workers 1,2] [--repeat 3]
 
 A folder with fewer than --min-files BVH files (the fixtures have 3) is replicated into a temporary
@@ -38,7 +38,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("input", nargs="?", default=str(DEFAULT_INPUT),
                    help=f"folder of BVH files or of subject folders (default {DEFAULT_INPUT})")
-    p.add_argument("--workers", default="1,2", help="comma-separated --workers values (default 1,2)")
+    p.add_argument("--workers", default="auto,1", help="comma-separated --workers values: N or auto (default auto,1)")
     p.add_argument("--rig", default="dome", help="rig of the run (default dome: 24 cameras)")
     p.add_argument("--repeat", type=int, default=3, help="runs per setting; the median is reported (default 3)")
     p.add_argument("--min-files", type=int, default=100,
@@ -176,13 +176,13 @@ def main(argv=None):
         if len(files) < args.min_files:
             corpus = replicate(files, args.min_files, tmp / "corpus")
             label += f" x{-(-args.min_files // len(files))} (replicated)"
-        for w in [int(v) for v in args.workers.split(",")]:
+        for w in [v if v == "auto" else int(v) for v in args.workers.split(",")]:
             runs = [run_generate([corpus], tmp / f"out_w{w}", w, args.rig) for _ in range(max(1, args.repeat))]
             r = dict(runs[0])
             r["seconds"] = statistics.median(x["seconds"] for x in runs)
             r["camera_frames_per_s"] = r["camera_frames"] / r["seconds"]
             r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
-            r["worker_peak_rss_mb"] = max(x["worker_peak_rss_mb"] for x in runs) if w > 1 else 0.0
+            r["worker_peak_rss_mb"] = max(x["worker_peak_rss_mb"] for x in runs) if w == "auto" or w > 1 else 0.0
             r["all_seconds"] = [x["seconds"] for x in runs]
             r["run"] = f"hpd3d generate --rig {args.rig} --workers {w}"
             r["cameras"] = "/".join(map(str, r["cameras"]))
