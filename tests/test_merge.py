@@ -59,8 +59,9 @@ def test_merged_equals_one_run(runs):
     ca, cb = a.pop("reprojection_check"), b.pop("reprojection_check")
     assert cb["passed"] and cb["max_error_px"] == ca["max_error_px"] and cb["worst"] == ca["worst"]
     assert cb["mean_error_px"] == pytest.approx(ca["mean_error_px"], rel=1e-9)
+    assert b["run_id"] != a["run_id"]
     for m in (a, b):
-        m.pop("command"), m.pop("generator"), m["settings"].pop("out")
+        m.pop("command"), m.pop("generator"), m["settings"].pop("out"), m.pop("run_id"), m.pop("contents")
     assert a == b
     r = run_cli("check", merged)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -17,7 +17,8 @@ from .discovery import parse_shard
 from .errors import HPD3DError, InputError
 from .formats.videopose3d import dataset_names, keypoint_sources
 from .npz_stream import Items, StreamedNpz, iter_items, load_without_takes
-from .writer import copy_loader_bytes, json_text, literal_text, write_files
+from .commit import new_run_id
+from .writer import copy_loader_bytes, literal_text, write_files
 
 # Settings that may differ between the shards of one dataset.
 _PER_RUN_SETTINGS = ("out", "shard", "overwrite", "preview")
@@ -82,8 +83,9 @@ def merge(folders, out, name=None, overwrite=False):
             key = f"{s}/{a}"
             fps_per_action[key] = owner[s].metadata_3d["fps_per_action"][key]
     fps = Counter(round(v, 6) for v in fps_per_action.values()).most_common(1)[0][0]
+    run_id = new_run_id()  # the merged folder is one new run: its files and manifest carry this id
     meta_3d = {k: (fps if k == "fps" else fps_per_action if k == "fps_per_action" else v)
-               for k, v in first.metadata_3d.items()}
+               for k, v in dict(first.metadata_3d, run_id=run_id).items()}
 
     def streamed(key, path_of):
         return lambda: _merged_items(subjects, owner, key, path_of)
@@ -92,7 +94,7 @@ def merge(folders, out, name=None, overwrite=False):
         def make():
             return {k: (fps if k == "fps" else fps_per_action if k == "fps_per_action" else
                         _merged_items(subjects, owner, "metadata", lambda sh: sh.data_2d[source]) if k == "visibility"
-                        else v) for k, v in first.metadata_2d[source].items()}
+                        else v) for k, v in dict(first.metadata_2d[source], run_id=run_id).items()}
         return make
 
     def file_2d(source):
@@ -112,10 +114,9 @@ def merge(folders, out, name=None, overwrite=False):
         "camera_intrinsics.txt": literal_text(intrinsics).encode(),
         "camera_extrinsics.txt": literal_text(extrinsics).encode(),
         "blender_dataset.py": copy_loader_bytes(),
-        "manifest.json": json_text(_manifest(shards, subjects, owner, out)).encode(),
     }
-    write_files(out, files, overwrite=overwrite, protect=("data_3d_*.npz", "data_2d_*.npz"),
-                stale=(f"preview_{out_name}.png",))
+    write_files(out, files, overwrite=overwrite, stale=(f"preview_{out_name}.png",),
+                manifest=_manifest(shards, subjects, owner, out, run_id))
     takes = sum(len(owner[s].subjects[s]) for s in subjects)
     return f"merged {len(shards)} shards: {takes} sequences of {len(subjects)} subjects to {out}"
 
@@ -199,7 +200,7 @@ def _merged_items(subjects, owner, key, path_of):
     return Items((s, Items(takes_of(s))) for s in subjects)
 
 
-def _manifest(shards, subjects, owner, out):
+def _manifest(shards, subjects, owner, out, run_id):
     first = shards[0].manifest
     files = sorted((f for sh in shards for f in sh.manifest["files"]), key=lambda f: subjects.index(f["subject"]))
     checks = [sh.manifest["reprojection_check"] for sh in shards]
@@ -212,6 +213,7 @@ def _manifest(shards, subjects, owner, out):
              "worst": checks[worst]["worst"], "tolerance_px": checks[worst]["tolerance_px"],
              "passed": all(c["passed"] for c in checks)}
     merged = {
+        "run_id": run_id,
         "generator": dict(first["generator"], merged_by=f"hpd3d {__version__}"),
         "command": sys.argv,
         "settings": dict(first["settings"], out=str(out), shard=""),
@@ -223,4 +225,4 @@ def _manifest(shards, subjects, owner, out):
         "reprojection_check": check,
     }
     # the rest (e.g. the keypoint sources' settings) is the same in every shard: the first one's
-    return {**{k: v for k, v in first.items()}, **merged}
+    return {**{k: v for k, v in first.items() if k not in ("contents", "run_id")}, **merged}
