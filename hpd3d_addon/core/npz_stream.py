@@ -58,54 +58,69 @@ class PickleWriter:
     """Writes one pickled 0-d object array (the content of an npz member) to a binary file object."""
 
     def __init__(self, fh, source=None):
-        self.fh, self.source = fh, source
+        self.out, self.source = fh, source
         self.path = []  # keys and indices down to the value being written, for the error message
+        self.buffer = bytearray()  # small opcodes gathered: each write into a zip member costs ~10 us
+
+    def _write(self, data):
+        if len(data) >= BUFFER_BYTES:
+            self._flush()
+            self.out.write(data)
+            return
+        self.buffer += data
+        if len(self.buffer) >= BUFFER_BYTES:
+            self._flush()
+
+    def _flush(self):
+        if self.buffer:
+            self.out.write(self.buffer)
+            self.buffer = bytearray()
 
     def write(self, value):
         """The whole member: a 0-d object array holding `value` (dicts, lists, Items, Chunks, Lazy, arrays,
         and plain picklable values)."""
         holder = np.empty((), dtype=object)
         call, args, state = holder.__reduce__()
-        self.fh.write(PROTOCOL_HEADER + ops(call) + ops(args) + _REDUCE + _MARK + b"".join(ops(s) for s in state[:4])
+        self._write(PROTOCOL_HEADER + ops(call) + ops(args) + _REDUCE + _MARK + b"".join(ops(s) for s in state[:4])
                       + _EMPTY_LIST)
         self.value(value)
-        self.fh.write(_APPEND + _TUPLE + _BUILD + _STOP)
+        self._write(_APPEND + _TUPLE + _BUILD + _STOP)
+        self._flush()
 
     def value(self, v):
         if isinstance(v, Lazy):
             v = v.make()
         if isinstance(v, (dict, Items)):
-            self.fh.write(_EMPTY_DICT)
+            self._write(_EMPTY_DICT)
             for key, item in (v.items() if isinstance(v, dict) else v.pairs):
-                self.fh.write(ops(key))
+                self._write(_key_ops(key))
                 self.path.append(key)
                 self.value(item)
                 self.path.pop()
-                self.fh.write(_SETITEM)
+                self._write(_SETITEM)
         elif isinstance(v, list):
-            self.fh.write(_EMPTY_LIST)
+            self._write(_EMPTY_LIST)
             for i, item in enumerate(v):
                 self.path.append(i)
                 self.value(item)
                 self.path.pop()
-                self.fh.write(_APPEND)
+                self._write(_APPEND)
         elif isinstance(v, np.ndarray) and not v.dtype.hasobject:
             v = np.ascontiguousarray(v)
             self.array(v.dtype, v.shape, [v])
         elif isinstance(v, Chunks):
             self.array(v.dtype, v.shape, v.pieces)
         else:
-            self.fh.write(ops(v))
+            self._write(ops(v))
 
     def array(self, dtype, shape, pieces):
         """An ndarray as numpy pickles it: _reconstruct, then the state (version, shape, dtype, fortran,
         data bytes) with the data written piece by piece."""
-        call, args, state = np.empty((0,) * len(shape), dtype=dtype).__reduce__()
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         size = (pickle.BINBYTES + struct.pack("<I", nbytes) if nbytes < 2 ** 32
                 else pickle.BINBYTES8 + struct.pack("<Q", nbytes))
-        self.fh.write(ops(call) + ops(args) + _REDUCE + _MARK + ops(state[0]) + ops(tuple(shape)) + ops(state[2])
-                      + ops(False) + size)
+        head, tail = _array_ops(dtype, len(shape))
+        self._write(head + _shape_ops(tuple(shape)) + tail + size)
         written = 0
         for piece in pieces:
             piece = np.ascontiguousarray(piece, dtype=dtype)
@@ -116,11 +131,45 @@ class PickleWriter:
                 where = "/".join(map(str, self.path))
                 raise OutputError(f"{self.source}/{where} holds a non-finite value (NaN or infinity); nothing written")
             if piece.nbytes:
-                self.fh.write(memoryview(piece.reshape(-1)).cast("B"))
+                self._write(memoryview(piece.reshape(-1)).cast("B"))
             written += piece.nbytes
         if written != nbytes:
             raise ValueError(f"array of shape {tuple(shape)} got {written} of its {nbytes} bytes")
-        self.fh.write(_TUPLE + _BUILD)
+        self._write(_TUPLE + _BUILD)
+
+
+BUFFER_BYTES = 1 << 16
+_ARRAY_OPS = {}
+_SHAPE_OPS = {}
+_KEY_OPS = {}
+
+
+def _key_ops(key):
+    if not isinstance(key, str):
+        return ops(key)
+    if key not in _KEY_OPS:
+        if len(_KEY_OPS) > 100_000:
+            _KEY_OPS.clear()
+        _KEY_OPS[key] = ops(key)
+    return _KEY_OPS[key]
+
+
+def _array_ops(dtype, ndim):
+    """The opcodes of an array pickle before and after its shape (the same for every array of a dtype and
+    number of dimensions: pickled once, not once per array)."""
+    key = (dtype.str, dtype.descr if dtype.fields else None, ndim)
+    if key not in _ARRAY_OPS:
+        call, args, state = np.empty((0,) * ndim, dtype=dtype).__reduce__()
+        _ARRAY_OPS[key] = (ops(call) + ops(args) + _REDUCE + _MARK + ops(state[0]), ops(state[2]) + ops(False))
+    return _ARRAY_OPS[key]
+
+
+def _shape_ops(shape):
+    if shape not in _SHAPE_OPS:
+        if len(_SHAPE_OPS) > 100_000:
+            _SHAPE_OPS.clear()
+        _SHAPE_OPS[shape] = ops(shape)
+    return _SHAPE_OPS[shape]
 
 
 def npy_object_header():
