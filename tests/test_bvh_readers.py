@@ -60,7 +60,7 @@ def test_pandas_reads_the_fixtures_itself():
         lines = bvh.LineReader(text)
         _, n = bvh.parse_hierarchy(lines, path)
         header = bvh.parse_motion_header(lines, path)
-        read += bvh._pandas_motion(lines.rest(), header.frames, n) is not None
+        read += bvh._pandas_values(lines.rest().encode(), n) is not None
     assert read >= len(GOOD_FILES) - 2, read
 
 
@@ -76,6 +76,29 @@ def test_readers_give_the_same_errors(tmp_path, name):
 def test_readers_agree_on_odd_values_and_rows(text):
     numpy = _outcome(lambda: bvh.parse_bvh(text, "x.bvh", reader="numpy"))
     assert numpy == _outcome(lambda: bvh.parse_bvh(text, "x.bvh", reader="pandas"))
+
+
+@pytest.mark.parametrize("reader", ["numpy", pytest.param("pandas", marks=needs_pandas)])
+def test_small_chunks_read_the_same(monkeypatch, tmp_path, reader):
+    """The motion block is parsed CHUNK_BYTES at a time (the reader's memory does not grow with the take):
+    pieces of a few hundred bytes give the same bits and the same errors as one piece."""
+    files = GOOD_FILES[:6] + [_write_case(tmp_path, n)[0] for n in ALL if n not in ("empty", "blank_lines_only")]
+    whole = [_outcome(lambda: bvh.read_bvh(p, reader=reader)) for p in files]
+    monkeypatch.setattr(bvh, "CHUNK_BYTES", 300)
+    assert [_outcome(lambda: bvh.read_bvh(p, reader=reader)) for p in files] == whole
+
+
+def test_header_and_motion_split_in_the_bytes(tmp_path):
+    """A file is read without decoding its motion block; CRLF and a UTF-8 byte-order mark read alike."""
+    text = HEADER + "1 2 3\n4 5 6\n"
+    for name, data in (("lf", text.encode()), ("crlf", text.replace("\n", "\r\n").encode()),
+                       ("bom", text.encode("utf-8-sig"))):
+        path = tmp_path / f"{name}.bvh"
+        path.write_bytes(data)
+        assert bvh.read_bvh(path).motion.tolist() == [[1, 2, 3], [4, 5, 6]], name
+    (tmp_path / "frames.bvh").write_text(HEADER.replace("Frames: 2", "Frames: 3") + "1 2 3\n4 5 6\n")
+    with pytest.raises(InputError, match=r"frames.bvh:12: 'Frames: 3' but the file has 2 motion rows"):
+        bvh.read_bvh(tmp_path / "frames.bvh")
 
 
 def test_numpy_reader_alone(tmp_path):

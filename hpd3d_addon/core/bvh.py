@@ -9,6 +9,7 @@ not read cleanly the numpy reader runs instead, so errors and their messages com
 """
 import csv
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,10 +107,41 @@ def read_bvh(path, reader="auto"):
     elif b"\x00" in raw[:65536]:
         _fail(path, "binary data, not a BVH text file")
     else:
+        parsed = _parse_split(raw, path, reader)
+        if parsed is not None:
+            return parsed
         text = raw.decode("utf-8-sig", errors="replace")  # -sig: a UTF-8 byte-order mark is not part of 'HIERARCHY'
     if not text.strip():
         _fail(path, "file is empty")
     return parse_bvh(text, path, reader)
+
+
+_FRAME_TIME_LINE = re.compile(rb"^[ \t]*frame[ \t]+time:[^\n]*\n", re.I | re.M)
+
+
+def _parse_split(raw, path, reader):
+    """read_bvh for a UTF-8 file without decoding its motion block: the header (up to the first 'Frame
+    Time:' line) is decoded and parsed as text, the motion block read from the bytes in chunks. None when
+    the header does not parse that way (then the whole text is parsed, which words any error)."""
+    m = _FRAME_TIME_LINE.search(raw)
+    if m is None:
+        return None
+    head = raw[:m.end()].decode("utf-8-sig", errors="replace")
+    if "\r" in head:
+        head = head.replace("\r\n", "\n").replace("\r", "\n")
+    lines = LineReader(head)
+    try:
+        joints, n_channels = parse_hierarchy(lines, path)
+        header = parse_motion_header(lines, path)
+    except InputError:
+        return None
+    if lines.pos != len(head) or n_channels == 0:
+        return None
+    start = m.end()
+    if raw.find(b"\r", start) >= 0:
+        raw, start = raw[start:].replace(b"\r\n", b"\n").replace(b"\r", b"\n"), 0
+    motion = parse_motion(Body(raw, start), header, n_channels, path, reader)
+    return BvhMotion(path=str(path), joints=joints, frame_time=header.frame_time, motion=motion)
 
 
 def parse_bvh(text, path="<string>", reader="auto"):
@@ -281,17 +313,72 @@ def parse_motion_header(lines, path):
 
 # ---- the motion block -------------------------------------------------------------------------------------
 
+class Body:
+    """The motion block as bytes: `buffer[start:]` (the file's bytes, not copied)."""
+
+    def __init__(self, buffer, start=0):
+        self.buffer, self.start = buffer, start
+
+    def chunks(self, size):
+        """Pieces of about `size` bytes that end at a line end (copies of one piece at a time)."""
+        buf, i = self.buffer, self.start
+        while i < len(buf):
+            j = i + size
+            if j < len(buf):
+                k = buf.rfind(b"\n", i, j)
+                if k < 0:
+                    k = buf.find(b"\n", j)
+                j = len(buf) if k < 0 else k + 1
+            yield buf[i:j]
+            i = j
+
+    def size(self):
+        return len(self.buffer) - self.start
+
+    def text(self):
+        return self.buffer[self.start:].decode("utf-8", errors="replace")
+
+
+CHUNK_BYTES = 1 << 23  # motion text parsed 8 MB at a time: the reader's memory does not grow with the take
+
+
 def parse_motion(body, header, n_channels, path="<string>", reader="auto"):
-    """The motion rows (text after the 'Frame Time:' line) as a (frames, n_channels) float64 array."""
+    """The motion rows (text after the 'Frame Time:' line: a str or a Body) as a (frames, n_channels)
+    float64 array, parsed CHUNK_BYTES at a time. Anything wrong is reported by the whole-text numpy reader,
+    which names the line."""
     if reader not in READERS:
         raise ValueError(f"reader must be one of {READERS}, not {reader!r}")
     if reader == "pandas" and not pandas_available():
         raise ImportError("the pandas motion reader needs pandas: pip install hpd3d[fast]")
-    if reader != "numpy" and pandas_available():
-        motion = _pandas_motion(body, header.frames, n_channels)
-        if motion is not None:
-            return motion
-    return _numpy_motion(body, header, n_channels, path)
+    if isinstance(body, str):
+        body = Body(body.encode("utf-8", errors="replace"))
+    motion = _chunked_motion(body, header.frames, n_channels, reader != "numpy" and pandas_available())
+    if motion is None:
+        motion = _numpy_motion(body.text(), header, n_channels, path)
+    return motion
+
+
+def _chunked_motion(body, frames, n_channels, use_pandas):
+    """The motion block read piece by piece into one array, or None at the first thing not right."""
+    # every value takes at least 2 bytes (a digit and a separator, the last one's may be missing)
+    if frames * n_channels * 2 > body.size() + 1:
+        return None
+    motion = np.empty((frames, n_channels))
+    row = 0
+    for chunk in body.chunks(CHUNK_BYTES):
+        values = _pandas_values(chunk, n_channels) if use_pandas else None
+        if values is None:
+            values = _numpy_values(chunk, n_channels)
+        if values is None:
+            return None
+        rows = values.size // n_channels
+        if row + rows > frames:
+            return None
+        motion[row:row + rows] = values.reshape(rows, n_channels)
+        row += rows
+    if row != frames or not np.isfinite(motion).all():
+        return None
+    return motion
 
 
 def pandas_available():
@@ -313,7 +400,6 @@ _ASCII_SPACE = b" \t\x0b\x0c\r"
 _CLASSES = bytes(10 if c == 10 else 32 if c in _ASCII_SPACE else 120 for c in range(256))
 _ONE_PER_LINE = bytes.maketrans(_ASCII_SPACE, b"\n" * len(_ASCII_SPACE))
 _PANDAS_MAX_TOKEN = 15
-_EXPONENT_OVER_7 = None
 
 
 def _pandas_is_exact(data, classes):
@@ -326,31 +412,48 @@ def _pandas_is_exact(data, classes):
     characters have at most 15 digits and 14 after the point; a written exponent within +-7 keeps the total
     within 22. Files with longer numbers go to the numpy reader.
     """
-    global _EXPONENT_OVER_7
     if b"x" * (_PANDAS_MAX_TOKEN + 1) in classes:
         return False
-    if b"e" in data or b"E" in data:
-        if _EXPONENT_OVER_7 is None:
-            import re
-            _EXPONENT_OVER_7 = re.compile(rb"[eE][-+]?0*(?:[89]|[1-9][0-9])")
-        return _EXPONENT_OVER_7.search(data) is None
-    return True
+    if b"e" not in data and b"E" not in data:
+        return True
+    return _exponents_within_7(np.frombuffer(data, dtype=np.uint8))
 
 
-def _pandas_motion(body, frames, n_channels):
-    """The motion block by pandas' C reader, or None where it is not certain to equal the numpy reader
-    (then the numpy reader reads it, and reports any error).
+def _exponents_within_7(b):
+    """Whether every e/E in the bytes `b` starts an exponent of at most 7 in size: [sign] then 0-7, 00-07
+    or 000-007, then not a digit (numpy passes; a regex would be 10x slower)."""
+    at = np.flatnonzero((b | 0x20) == ord("e")) + 1
+    n = len(b)
+
+    def byte(i):
+        return np.where(i < n, b[np.minimum(i, n - 1)], ord(" "))
+
+    first = byte(at)
+    at = at + ((first == ord("+")) | (first == ord("-")))
+    d = [byte(at + k) for k in range(4)]
+    digit = [(x >= ord("0")) & (x <= ord("9")) for x in d]
+    small = [(x >= ord("0")) & (x <= ord("7")) for x in d]
+    zero = [x == ord("0") for x in d]
+    ok = ((small[0] & ~digit[1]) | (zero[0] & small[1] & ~digit[2]) | (zero[0] & zero[1] & small[2] & ~digit[3]))
+    return bool(ok.all())
+
+
+def _pandas_values(data, n_channels):
+    """The values of whole motion rows (bytes) by pandas' C reader, or None where it is not certain to
+    equal the numpy reader (then the numpy reader reads them).
 
     pandas reads the values as one column (every token on its own line): one column is several times faster
     than a table of ~100 columns for files of a few thousand rows, and the rows are checked on the bytes.
     """
-    data = body.encode("utf-8", errors="replace")
     # ',' is pandas' separator: a token holding one would become two columns. Non-ASCII: numpy decides.
     if not data.isascii() or b"," in data:
         return None
     classes = data.translate(_CLASSES)
     if not _pandas_is_exact(data, classes) or not _rows_all_have(classes, n_channels):
         return None
+    del classes
+    if not data.strip():
+        return np.empty(0)
     try:
         table = _PANDAS.read_csv(io.BytesIO(data.translate(_ONE_PER_LINE)), header=None, names=[0],
                                  dtype=np.float64, engine="c", na_filter=False, quoting=csv.QUOTE_NONE,
@@ -358,9 +461,23 @@ def _pandas_motion(body, frames, n_channels):
     except (ValueError, _PANDAS.errors.ParserError, UnicodeError, _PANDAS.errors.EmptyDataError):
         return None
     values = table[0].to_numpy(dtype=np.float64)
-    if values.size != frames * n_channels or not np.isfinite(values).all():
+    if values.size % n_channels or not np.isfinite(values).all():
         return None
-    return values.reshape(frames, n_channels)
+    return values
+
+
+def _numpy_values(data, n_channels):
+    """The values of whole motion rows (bytes) by np.fromstring, or None if they are not all numbers in
+    rows of n_channels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            values = np.fromstring(data, dtype=np.float64, sep=" ")
+    except (DeprecationWarning, ValueError):
+        return None
+    if values.size % n_channels or not _rows_all_have(data.translate(_CLASSES), n_channels):
+        return None
+    return values
 
 
 def _numpy_motion(body, header, n_channels, path):
