@@ -66,7 +66,19 @@ def generate_options(props, scene):
         raise UserError("Dataset Name is empty")
     return GenerateOptions(out=_abspath(props.output_dir), name=props.dataset_name.strip(),
                            rig=rig_settings(props, scene), strict=props.strict, overwrite=props.overwrite,
-                           preview=props.preview, **_motion_settings(props))
+                           preview=props.preview, **_motion_settings(props), **_keypoint_settings(props))
+
+
+def _keypoint_settings(props):
+    """--keypoints, --noise, --noise-seed, --layout-2d, --occlusion from the Output panel, checked at once."""
+    from ..core.noise import parse_noise
+    noise = props.noise.strip() or "cpn"
+    parse_noise(_abspath(noise) if noise.endswith(".json") else noise)  # a bad model: one line, before any work
+    layout_2d = props.layout_2d if props.layout == "h36m17" else "h36m17"
+    return dict(keypoints=("gt", "detector") if props.detector else ("gt",),
+                noise=_abspath(noise) if noise.endswith(".json") else noise,
+                noise_seed=None if props.noise_seed < 0 else props.noise_seed, layout_2d=layout_2d,
+                occlusion=props.occlusion)
 
 
 def _motion_settings(props):

@@ -118,6 +118,19 @@ def overlay_buttons(layout):
     row.operator("hpd3d.toggle_overlay", text="Detector", depress=overlay.detector_shown()).layer = "DETECTOR"
 
 
+def draw_keypoints(layout, props):
+    """Output panel: 2D layout, detector keypoints and their noise model, or the occlusion mask alone."""
+    row = layout.row()
+    row.enabled = props.layout == "h36m17"  # COCO's face points come from the Human3.6M head
+    row.prop(props, "layout_2d")
+    layout.prop(props, "detector")
+    if props.detector:
+        layout.prop(props, "noise")
+        layout.prop(props, "noise_seed")
+    else:
+        layout.prop(props, "occlusion")
+
+
 class HPD3D_PT_output(_HPD3DPanel, bpy.types.Panel):
     bl_idname = "HPD3D_PT_output"
     bl_label = "Output"
@@ -130,6 +143,7 @@ class HPD3D_PT_output(_HPD3DPanel, bpy.types.Panel):
         layout.prop(props, "overwrite")
         layout.prop(props, "strict")
         layout.prop(props, "preview")
+        draw_keypoints(layout, props)
         layout.separator()
         layout.operator("hpd3d.generate_dataset", icon="EXPORT")
         if props.last_report:

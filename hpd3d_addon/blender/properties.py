@@ -120,6 +120,28 @@ class HPD3DSettings(bpy.types.PropertyGroup):
     preview: BoolProperty(
         name="Preview Image", default=False,
         description="Also write preview_NAME.png, a contact sheet of 2D skeletons (needs matplotlib)")
+    # Realistic 2D (issue 9): the same settings as --keypoints, --noise, --noise-seed, --layout-2d, --occlusion
+    detector: BoolProperty(
+        name="Detector Keypoints", default=False,
+        description="Also write data_2d_NAME_detector.npz: detector-like 2D (noise model below) with per-joint "
+                    "confidences, for VideoPose3D's -k detector (as --keypoints gt,detector)")
+    noise: StringProperty(
+        name="Noise Model", default="cpn",
+        description="Detector noise: cpn (default: MotionBERT's fitted per-joint noise, ~5 px like a fine-tuned "
+                    "CPN, swaps, gross errors; see README), gauss:SIGMA_PX, or a JSON file of parameters")
+    noise_seed: IntProperty(
+        name="Noise Seed", default=-1, min=-1,
+        description="Seed of the detector noise; -1 uses the rig's Seed (as --noise-seed left out)")
+    layout_2d: EnumProperty(
+        name="2D Layout", default="h36m17",
+        items=[("h36m17", "Human3.6M-17", "2D keypoints in the order of the 3D joints"),
+               ("coco17", "COCO-17", "2D keypoints in COCO order (nose, eyes, ears, shoulders, ...), face points "
+                                     "from the head; the 3D stays Human3.6M-17")],
+        description="Order of the 2D keypoints in every 2D file (as --layout-2d)")
+    occlusion: BoolProperty(
+        name="Occlusion Mask", default=False,
+        description="Also write the self-occlusion mask 'occluded' when no detector keypoints are written "
+                    "(as --occlusion; always written with them)")
     last_report: StringProperty(
         name="Last Report", default="",
         description="What the last Generate Dataset wrote in this session (cleared when a file is opened)")

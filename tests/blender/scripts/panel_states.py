@@ -164,6 +164,8 @@ STATES = [
     ("source_SCENE_armature_no_action", {"source": "SCENE"}, armature_without_action),
     ("source_SCENE_mesh_active_one_armature", {"source": "SCENE"}, mesh_active_one_armature),
     ("rig_SCENE_cameras", {"source": "BVH", "rig_type": "SCENE"}, rig_cameras),
+    ("keypoints_occlusion", {"detector": False, "occlusion": True, "layout_2d": "h36m17", "noise": "cpn"}, None),
+    ("keypoints_detector_coco17", {"detector": True, "layout_2d": "coco17", "noise": "gauss:3"}, None),
     ("overlay_on", {"rig_type": "H36M"}, overlay_on),
     ("report", {}, report_after_run),
 ]
