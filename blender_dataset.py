@@ -337,8 +337,22 @@ def check_metadata(meta, where):
         for side in sym:
             for j in side:
                 _whole(j, 0, top, f"{where} 'keypoints_symmetry'")
+    if "joint_names" in meta and (not isinstance(meta["joint_names"], (list, tuple))
+                                  or not all(isinstance(n, str) for n in meta["joint_names"])):
+        raise UnsafeNpzError(f"{where} 'joint_names': must be a list of names")
+    for key in ("layout_name", "layout_2d"):
+        if key in meta and not isinstance(meta[key], str):
+            raise UnsafeNpzError(f"{where} '{key}': must be a name")
     if "fps" in meta and not (_real(meta["fps"]) and 0 < meta["fps"] <= 1e6):
         raise UnsafeNpzError(f"{where} 'fps': must be a number > 0")
+
+
+def literal_depth(text):
+    """Deepest bracket nesting of a Python literal's text, found before parsing it (Python's parser answers a
+    deep one with MemoryError or RecursionError; brackets inside strings only make it larger)."""
+    b = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.isin(b, (40, 91, 123)).astype(np.int64) - np.isin(b, (41, 93, 125))
+    return int(np.cumsum(step).max(initial=0))
 # END restricted npz reader
 
 
@@ -394,7 +408,13 @@ def _literal_file(path):
         raise ValueError(f"{path}: larger than {MAX_CAMERA_TEXT >> 20} MB, not a camera file")
     try:
         with open(path, encoding="utf-8") as fh:
-            return ast.literal_eval(fh.read())
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text, not a camera file") from None
+    if literal_depth(text) > 32:
+        raise ValueError(f"{path}: nested deeper than 32 levels, not a camera file")
+    try:
+        return ast.literal_eval(text)
     except SyntaxError as exc:
         raise ValueError(f"{path}:{exc.lineno}: not a Python literal ({exc.msg})") from None
     except (ValueError, TypeError, RecursionError, MemoryError, UnicodeDecodeError) as exc:

@@ -210,3 +210,13 @@ def test_noise_confidence_curve_needs_positive_a_and_b(tmp_path, capsys):
     noise.write_text('{"confidence_abms": [0.028, 0, -0.0046, 0.143]}')
     rc, out, err, _ = _run(tmp_path, capsys, None, "--keypoints", "gt,detector", "--noise", noise)
     assert rc == 1 and "a and b must be > 0" in err and "Traceback" not in out + err, err
+
+
+def test_deep_camera_text_is_refused_before_parsing(tmp_path):
+    """Python's parser answers deep nesting with MemoryError: the depth is checked first."""
+    from hpd3d_addon.core.check import read_literal_file
+    from hpd3d_addon.core.errors import InputError
+    path = tmp_path / "camera_intrinsics.txt"
+    path.write_text("[" + "{" * 500 + "]")
+    with pytest.raises(InputError, match="nested deeper than 32 levels"):
+        read_literal_file(path)

@@ -14,7 +14,8 @@ from .errors import InputError
 from .integrity import RUN_ID_KEY, incomplete_write, run_problems
 from .keypoint_stats import comparable_to_3d, source_facts
 from .projection import CHUNK_POINTS, project
-from .safe_pickle import UnsafeNpzError, check_cameras, check_metadata, check_positions, npz_item, read_npz
+from .safe_pickle import (UnsafeNpzError, check_cameras, check_metadata, check_positions, literal_depth, npz_item,
+                          read_npz)
 
 TOLERANCE_PX = 0.01
 
@@ -125,6 +126,7 @@ def _find_dataset_name(folder):
 
 
 MAX_CAMERA_TEXT = 64 << 20  # bytes of a camera_*.txt file (24 cameras for 1,000 subjects take ~8 MB)
+MAX_LITERAL_DEPTH = 32      # bracket nesting of a camera_*.txt file (ours: 4)
 
 
 def _load_npz(path):
@@ -145,7 +147,10 @@ def read_literal_file(path):
     try:
         if path.stat().st_size > MAX_CAMERA_TEXT:
             raise InputError(path, f"larger than {MAX_CAMERA_TEXT >> 20} MB, not a camera file")
-        return ast.literal_eval(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if literal_depth(text) > MAX_LITERAL_DEPTH:
+            raise InputError(path, f"nested deeper than {MAX_LITERAL_DEPTH} levels: not a camera file")
+        return ast.literal_eval(text)
     except SyntaxError as exc:
         raise InputError(path, f"not a Python literal ({exc.msg})", exc.lineno) from None
     except OSError as exc:

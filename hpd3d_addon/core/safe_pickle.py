@@ -323,6 +323,20 @@ def check_metadata(meta, where):
         for side in sym:
             for j in side:
                 _whole(j, 0, top, f"{where} 'keypoints_symmetry'")
+    if "joint_names" in meta and (not isinstance(meta["joint_names"], (list, tuple))
+                                  or not all(isinstance(n, str) for n in meta["joint_names"])):
+        raise UnsafeNpzError(f"{where} 'joint_names': must be a list of names")
+    for key in ("layout_name", "layout_2d"):
+        if key in meta and not isinstance(meta[key], str):
+            raise UnsafeNpzError(f"{where} '{key}': must be a name")
     if "fps" in meta and not (_real(meta["fps"]) and 0 < meta["fps"] <= 1e6):
         raise UnsafeNpzError(f"{where} 'fps': must be a number > 0")
+
+
+def literal_depth(text):
+    """Deepest bracket nesting of a Python literal's text, found before parsing it (Python's parser answers a
+    deep one with MemoryError or RecursionError; brackets inside strings only make it larger)."""
+    b = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.isin(b, (40, 91, 123)).astype(np.int64) - np.isin(b, (41, 93, 125))
+    return int(np.cumsum(step).max(initial=0))
 # END restricted npz reader
