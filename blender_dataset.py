@@ -1,12 +1,27 @@
 """BlenderDataset: loads an HPD3D dataset in VideoPose3D-family training code (VideoPose3D, MixSTE, KTPFormer,
-PoseFormer, ...).
+PoseFormerV2, ...), for every keypoint source (-k gt, -k detector) and joint layout.
 
-Copy this file into the repository's `common/` folder, put data_3d_<name>.npz and data_2d_<name>_gt.npz in
-`data/`, and add to run.py, beside the Human3.6M branch:
+Copy this file into the repository's `common/` folder, put data_3d_<name>.npz and data_2d_<name>_<k>.npz in
+`data/`, and paste this branch into the `if args.dataset == 'h36m':` chain of the training script, before
+the line named below, indented like it:
 
     elif args.dataset.startswith('blender'):
         from common.blender_dataset import BlenderDataset
         dataset = BlenderDataset(dataset_path)
+
+  VideoPose3D   run.py             before `elif args.dataset.startswith('humaneva'):`
+  MixSTE        run.py             the same, and before `elif args.dataset=='humaneva15':` the loss weights
+                                   (NameError 'w_mpjpe' without them; needs a GPU: unconditional .cuda()):
+      elif args.dataset.startswith('blender'):
+          w_mpjpe = torch.tensor([1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1, 1.5, 1.5, 4, 4, 1.5, 4, 4]).cuda()
+  KTPFormer     run_ktpformer.py   as MixSTE; on current torch also `x += self.Spatial_pos_embed` and
+                                   `x += self.Temporal_pos_embed` -> `x = x + ...` in common/model_ktpformer.py;
+                                   evaluate with --evaluate s_<s>_L_<dep>_C_<cs>_H_8_f_<f>_ktpformer_<k>_best_epoch.bin
+  PoseFormerV2  run_poseformer.py  before `elif args.dataset.startswith('custom'):`; always pass -g 0
+Train with `-d blender -k gt -str S1,S2 -ste S3`; on torch >= 2.6 evaluate checkpoints with
+TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 (they hold numpy state). MotionBERT reads another format: run
+`hpd3d export motionbert DIR --out data/motion3d/blender.pkl --clips data/motion3d/MB3D_f243s81/BLENDER`.
+The README of HPD3D has each recipe in full.
 
 Cameras, skeleton and frame rate are read from the npz files. The 2D files (`-k gt` exact, `-k detector`
 detector-like with `confidence`) carry their keypoint order in metadata['layout_2d']: h36m17 (the 3D's
