@@ -5,7 +5,7 @@ raises nothing and leaves no trace.
 """
 import bpy
 
-from . import operators, overlay, panel, properties
+from . import operators, overlay, panel, properties, run_status
 
 CLASSES = properties.CLASSES + operators.CLASSES + overlay.CLASSES + panel.CLASSES
 
@@ -20,11 +20,13 @@ def register():
         bpy.utils.register_class(cls)
     properties.attach()
     operators.add_handlers()
+    run_status.add_handlers()
 
 
 def unregister():
     overlay.disable()
     operators.remove_handlers()
+    run_status.remove_handlers()
     properties.detach()
     for cls in reversed(CLASSES):
         if _is_registered(cls):

@@ -13,6 +13,7 @@ from ..core.discovery import discover
 from ..core.errors import HPD3DError
 from ..core.rigs import RigSettings, build_rig, parse_rig
 from ..core.writer import refuse_existing
+from . import run_status
 from .rig_objects import RIG_COLLECTION, place_rig, rig_camera_objects
 from .scene_armature import ArmatureSampler, SceneSourceError, choose_armature, unit_scale
 from .scene_cameras import SceneCameraError, camera_from_object, camera_to_json_dict, render_settings_for
@@ -84,7 +85,7 @@ def _keypoint_settings(props):
 def _motion_settings(props):
     """The settings that decide how motion is read and mapped (layout, skeleton, scale, fps, subject)."""
     return dict(layout=props.layout, end_sites=props.end_sites, preset=props.preset, mapping=_abspath(props.mapping),
-                scale="auto" if props.auto_scale else _f(props.scale), fps=_f(props.fps) if props.fps > 0 else None,
+                scale="auto" if props.auto_scale else _f(props.scale), fps=_f(props.fps) if props.resample else None,
                 subject=props.subject.strip())
 
 
@@ -235,7 +236,7 @@ class Job:
 CLI_WORDS = (("pass --overwrite to replace it or choose another --out",
               "tick Overwrite to replace it or choose another Output Folder"),
              ("(--strict: nothing written)", "(Strict: nothing written)"),
-             ("use --fps to resample", "set Frame Rate to resample"),
+             ("use --fps to resample", "tick Resample to resample"),
              ("Pass a mapping with --mapping FILE.json", "Choose a Mapping File"))
 
 
@@ -307,6 +308,7 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
     def _finish_report(self, context, job):
         lines = job.report_lines()
         context.scene.hpd3d.last_report = " | ".join(lines)
+        run_status.finished(context.scene, job.result)
         for line in lines:
             self.report({"WARNING"} if ("FAIL" in line or "skipped" in line or "warning" in line) else {"INFO"},
                         line)
@@ -319,6 +321,7 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
                 pass
         except HPD3DError as exc:
             self.report({"ERROR"}, _one_line(exc))
+            run_status.stopped(context.scene, "error: " + _one_line(exc))
             return {"CANCELLED"}
         finally:
             state.restore(context)
@@ -340,8 +343,8 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
         self._timer = wm.event_timer_add(0.001, window=context.window)
         wm.modal_handler_add(self)
         RUNNING["op"] = self
-        if context.workspace:
-            context.workspace.status_text_set("HPD3D: generating dataset... (Esc to cancel; undo is off meanwhile)")
+        run_status.started(context.scene, self._job)
+        run_status.update(context, self._job)
         return {"RUNNING_MODAL"}
 
     def _cleanup(self, context):
@@ -360,6 +363,7 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
         self._cleanup(context)
         self.report({"WARNING"}, f"Generate Dataset cancelled{why}: nothing written")
         context.scene.hpd3d.last_report = f"cancelled{why}: nothing written"
+        run_status.stopped(context.scene, f"cancelled{why}: nothing written")
         return {"CANCELLED"}
 
     def modal(self, context, event):
@@ -379,13 +383,16 @@ class HPD3D_OT_generate_dataset(bpy.types.Operator):
             self._cleanup(context)
             self.report({"ERROR"}, _one_line(exc))
             context.scene.hpd3d.last_report = "error: " + _one_line(exc)
+            run_status.stopped(context.scene, "error: " + _one_line(exc))
             return {"CANCELLED"}
         except ReferenceError:  # the armature was deleted during the run
             return self._cancel(context, " (the armature was removed during the run)")
         except Exception:
             self._cleanup(context)
+            run_status.stopped(context.scene, "error: Generate Dataset failed (the details are in the console)")
             raise
         context.window_manager.progress_update(job.done)
+        run_status.update(context, job)
         if done:
             self._cleanup(context)
             self._finish_report(context, job)

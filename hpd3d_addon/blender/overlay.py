@@ -38,8 +38,9 @@ from ..core.errors import HPD3DError
 from ..core.noise import parse_noise
 from ..core.projection import project
 from ..core.rigs import build_rig
-from .operators import (RIG_COLLECTION, SCENE_SUBJECT, UserError, bvh_inputs, generate_options_for_rig, rig_settings,
+from .operators import (SCENE_SUBJECT, UserError, bvh_inputs, generate_options_for_rig, rig_settings,
                         scene_action_name, scene_armature)
+from .rig_objects import CAMERA_TAG, rig_camera_objects
 from .scene_armature import evaluate_armature, frame_range, scene_fps
 
 DISC_RADIUS = 5.0
@@ -137,8 +138,7 @@ def data_key(context):
 
 def _scene_cameras_key(scene):
     """The state of the rig collection's cameras and the render settings (a Scene Cameras rig uses them)."""
-    coll = bpy.data.collections.get(RIG_COLLECTION)
-    cams = sorted((o for o in coll.all_objects if o.type == "CAMERA"), key=lambda o: o.name) if coll else []
+    cams = rig_camera_objects(scene)
     r = scene.render
     return (r.resolution_x, r.resolution_y, r.resolution_percentage, r.pixel_aspect_x, r.pixel_aspect_y,
             tuple((o.name, tuple(v for row in o.matrix_world for v in row), o.data.type, o.data.lens, o.data.shift_x,
@@ -214,13 +214,17 @@ def camera_views(take, cameras, options):
 
 # --- one camera view ---------------------------------------------------------------------------------------
 
-def view_for(data, cam_obj):
-    """The dataset's view through a camera object of the rig collection, or None when it is not one."""
-    coll = bpy.data.collections.get(RIG_COLLECTION)
-    if cam_obj is None or coll is None or cam_obj.name not in coll.all_objects:
+def view_for(data, scene, cam_obj):
+    """The dataset's view through a camera object of the rig, or None when it is not one: by the camera id
+    Build Rig tagged it with, else by its name ('HPD3D <id>', as Scene Cameras name them)."""
+    if cam_obj is None or cam_obj not in rig_camera_objects(scene):
         return None
+    tag = cam_obj.get(CAMERA_TAG)
     name = cam_obj.name[len("HPD3D "):] if cam_obj.name.startswith("HPD3D ") else cam_obj.name
-    return data.views.get(name)
+    for key in ([str(tag)] if tag is not None else []) + [name]:
+        if key in data.views:
+            return data.views[key]
+    return None
 
 
 def frame_corners(scene, cam_obj, region, rv3d):
@@ -243,7 +247,7 @@ def view_points(data, scene, cam_obj, region, rv3d):
     if k is None:
         end = data.start + (data.frame_count - 1) * data.step
         return None, f"frame {scene.frame_current} is outside the take (frames {data.start:g}-{end:g})"
-    view = view_for(data, cam_obj)
+    view = view_for(data, scene, cam_obj)
     if view is None:
         return None, "look through a camera of the 'HPD3D Rig' collection (Build Rig makes them)"
     corners = frame_corners(scene, cam_obj, region, rv3d)

@@ -67,9 +67,13 @@ class HPD3DSettings(bpy.types.PropertyGroup):
     scale: FloatProperty(
         name="Scale", default=1.0, min=1e-6, soft_max=10.0, precision=4,
         description="Metres per BVH unit when Auto Scale is off (e.g. 0.01 for centimetres)")
+    resample: BoolProperty(
+        name="Resample", default=False,
+        description="Resample every take to FPS frames per second (rotations interpolated, bone lengths kept); "
+                    "off: each file keeps its own frame rate (the command line without --fps)")
     fps: FloatProperty(
-        name="Frame Rate", default=0.0, min=0.0, soft_max=240.0,
-        description="Resample to this many frames per second (rotations interpolated); 0 keeps the source's")
+        name="Frame Rate", default=30.0, min=0.01, soft_max=240.0,
+        description="With Resample: the frames per second to resample every take to")
     # Cameras
     rig_type: EnumProperty(name="Rig", items=RIG_TYPES, default="H36M", description="The camera rig")
     rig_count: IntProperty(

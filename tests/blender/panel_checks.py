@@ -29,6 +29,9 @@ def shown_problems(label, panels):
         need("HPD3D_PT_cameras", _has(cameras, "label", text="4 cameras in"), "the 4 cameras of the rig")
     elif "SCENE" not in label or label.startswith("source_SCENE"):
         need("HPD3D_PT_cameras", _has(cameras, "operator", "hpd3d.build_rig"), "the Build Rig button")
-    if label == "report":
-        need("HPD3D_PT_output", _has(output, "label", text="wrote 1 sequences"), "the run's report")
+    if label == "report":  # the Last Run sub-panel: what was written, and a way to it
+        result = panels.get("HPD3D_PT_output_result", [])
+        need("HPD3D_PT_output_result", _has(result, "label", text="wrote 1 sequences"), "the run's report")
+        need("HPD3D_PT_output_result", _has(result, "label", text="Max error"), "the reprojection error")
+        need("HPD3D_PT_output_result", _has(result, "operator", "wm.path_open"), "the Open Folder button")
     return problems

@@ -17,7 +17,8 @@ from bpy_session import REPO, assert_identical, build_zips, cli, load_dataset, r
 from conftest import SAMPLES, shared_bvh_files
 from hpd3d_addon.cli import build_parser
 
-EXPECTED_PANELS = ["HPD3D_PT_cameras", "HPD3D_PT_input", "HPD3D_PT_output", "HPD3D_PT_skeleton"]
+EXPECTED_PANELS = ["HPD3D_PT_cameras", "HPD3D_PT_cameras_lens", "HPD3D_PT_cameras_placement", "HPD3D_PT_input",
+                   "HPD3D_PT_output", "HPD3D_PT_output_options", "HPD3D_PT_output_result", "HPD3D_PT_skeleton"]
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_settings_defaults_equal_the_cli_and_have_tooltips(session):
         want = cli[dest]
         assert (abs(got - want) < 1e-6 * max(1, abs(want))) if isinstance(want, float) else got == want, (prop, got, want)
     assert settings["auto_scale"]["default"] is True and cli["scale"] == "auto"
-    assert settings["fps"]["default"] == 0.0 and cli["fps"] is None            # 0 = keep the source's rate
+    assert settings["resample"]["default"] is False and cli["fps"] is None     # off: keep the source's rate
     assert settings["fit"]["default"] is True and cli["no_fit"] is False
     assert settings["rig_type"]["default"] == "H36M" and cli["rig"] == "h36m"
     assert f"{settings['res_w']['default']}x{settings['res_h']['default']}" == cli["resolution"]

@@ -66,7 +66,7 @@ def test_zip_in_blender_version(zips, tmp_path, version, install):
     result = run_session(python, extension_zip if install == "extension" else addon_zip, tasks, tmp_path / "work",
                          install=install)
     info = result["install"]
-    assert info["enabled"] and info["categories"] == ["HPD3D"] and len(info["panels"]) == 4
+    assert info["enabled"] and info["categories"] == ["HPD3D"] and len(info["panels"]) == 8
     assert info["module"] == ("bl_ext.user_default.hpd3d" if install == "extension" else "hpd3d_addon")
     assert info["module_file"].startswith(str(tmp_path / "work" / "home")), info["module_file"]
     assert result["tasks"][0]["problems"] == []

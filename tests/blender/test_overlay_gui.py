@@ -13,8 +13,10 @@ joints (location_3d_to_region_2d, in camera pixels: within 1 px, as the Blender 
 square pixels where the dataset's fy differs from fx by 0.1 %). Scrubbing moves them: the three frames
 differ. No Python traceback may appear in Blender's output.
 
-Set HPD3D_OVERLAY_SCREENSHOT=path to keep the screenshot of the fourth case's view (camera 2, detector on, zoomed
-in; docs/overlay.png is one).
+First, with the take imported, the rig built and a dataset generated, the sidebar at its default width shows
+the HPD3D tab (clicked with xdotool) for a screenshot: HPD3D_SIDEBAR_SCREENSHOT=path keeps it
+(docs/sidebar.png is one). Set HPD3D_OVERLAY_SCREENSHOT=path to keep the screenshot of the fourth case's
+view (camera 2, detector on, zoomed in; docs/overlay.png is one).
 """
 import json
 import os
@@ -44,21 +46,73 @@ def region_to_image(xy, corners, res):
     return np.stack([u, v], axis=1)
 
 
+def click_hpd3d_tab(xdo, geo, ready):
+    """Click down the sidebar's tab strip (at its right edge) until the HPD3D tab shows (`ready` appears);
+    Blender gives rectangles from the window's bottom-left, X from the top-left."""
+    win, side, scale = geo["window"], geo["sidebar"], geo["ui_scale"]
+    x = win["x"] + side["x"] + side["width"] - int(10 * scale)
+    top = win["height"] - (side["y"] + side["height"])
+    for y in range(top + 8, top + side["height"] - 8, int(12 * scale)):
+        xdo("mousemove", x, y, "click", 1)
+        deadline = time.time() + 0.6
+        while time.time() < deadline:
+            if ready.exists():
+                return y
+            time.sleep(0.05)
+    pytest.fail("no click on the sidebar's tab strip opened the HPD3D tab")
+
+
+def sidebar_picture(xdo, xenv, geo, tmp_path):
+    """The whole window with the HPD3D tab open, and beside it the sidebar scrolled to its end (Output, Last
+    Run): the sidebar is taller than the window at its default width."""
+    win, side = geo["window"], geo["sidebar"]
+    x, top = win["x"] + side["x"], win["height"] - (side["y"] + side["height"])
+    whole, scrolled = tmp_path / "window.png", tmp_path / "scrolled.png"
+    xdo("mousemove", win["width"] // 3, win["height"] // 2)  # no hover highlight in the picture
+    time.sleep(1.0)
+    subprocess.run(["import", "-window", "root", str(whole)], env=xenv, check=True, timeout=60)
+    xdo("mousemove", x + side["width"] // 2, top + side["height"] // 2)
+    for _ in range(30):
+        xdo("click", 5)  # the wheel, down
+    xdo("mousemove", win["width"] // 3, win["height"] // 2)
+    time.sleep(1.0)
+    subprocess.run(["import", "-window", "root", "-crop", f"{side['width']}x{side['height']}+{x}+{top}", "+repage",
+                    str(scrolled)], env=xenv, check=True, timeout=60)
+    out = tmp_path / "sidebar.png"
+    subprocess.run(["convert", str(whole), str(scrolled), "-background", "#303030", "+append", str(out)],
+                   check=True, timeout=60)
+    return out
+
+
 def test_overlay_puts_joints_on_the_stored_2d(xserver, tmp_path):
     addon_zip, _ = build_zips(tmp_path / "dist")
-    state, out = tmp_path / "state", tmp_path / "out"
+    state, home = tmp_path / "state", tmp_path / "home"
     state.mkdir()
-    env = isolated_env(tmp_path / "home")
+    env = isolated_env(home)
     env["DISPLAY"] = xserver
+    # Blender runs in the (temporary) home folder with paths relative to it, so the pictures show
+    # mocap/... and ~/hpd3d_out/..., not the test's temporary folders
+    (home / "mocap").mkdir()
+    shutil.copy(SAMPLES / "hpd3d_sample_walk.bvh", home / "mocap")
+    out = home / "hpd3d_out"
     log_path = tmp_path / "blender.log"
+    xenv = dict(os.environ, DISPLAY=xserver)
+
+    def xdo(*a):
+        subprocess.run(["xdotool", *map(str, a)], env=xenv, check=True, timeout=30)
     with open(log_path, "w") as log:
         blender = subprocess.Popen(
             ["blender", "--factory-startup", "-p", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "--python",
-             str(DRIVER), "--", str(state), str(addon_zip), str(SAMPLES / "hpd3d_sample_walk.bvh"), str(out)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+             str(DRIVER), "--", str(state), str(addon_zip), "mocap/hpd3d_sample_walk.bvh", "hpd3d_out"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=home)
         try:
+            geo = wait_for(state / "geometry.json", blender, 180, "the sidebar")
+            click_hpd3d_tab(xdo, geo, state / "sidebar_ready")
+            sidebar = sidebar_picture(xdo, xenv, geo, tmp_path)
+            if os.environ.get("HPD3D_SIDEBAR_SCREENSHOT"):
+                shutil.copy(sidebar, os.environ["HPD3D_SIDEBAR_SCREENSHOT"])
+            (state / "sidebar_shot_done").write_text("")
             wait_for(state / "ready_for_shot", blender, 180, "the overlay view to photograph")
-            xenv = dict(os.environ, DISPLAY=xserver)
             time.sleep(1.0)
             shot = tmp_path / "overlay.png"
             subprocess.run(["import", "-window", "root", str(shot)], env=xenv, check=True, timeout=60)

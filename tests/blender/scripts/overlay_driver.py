@@ -3,13 +3,17 @@ tests/blender/test_overlay_gui.py:
 
     blender --factory-startup --python overlay_driver.py -- STATE_DIR ZIP SAMPLE_BVH OUT_DIR
 
+(SAMPLE_BVH and OUT_DIR may be relative to the working directory: the panel then shows them as given.)
+
 Installs the add-on zip (Preferences > Add-ons > Install), empties the start-up scene, and as a user would:
 Import BVH for Preview of the sample walk, Build Rig (Human3.6M), Generate Dataset into OUT_DIR/fit, then
-looks through the first rig camera with the Joint Overlay on. For each case it sets a frame, waits until
-the overlay has drawn that frame, and records what the overlay drew (its region coordinates, pixels,
-marks, detector keypoints) next to what the test needs to check it independently: the camera frame's
-corners in the region and Blender's own viewport projection (view3d_utils.location_3d_to_region_2d) of
-the stored 3D joints. Cases:
+looks through the first rig camera with the Joint Overlay on. It opens the sidebar at its default width,
+writes STATE_DIR/geometry.json for the test's clicks on the HPD3D tab, and once the tab draws writes
+STATE_DIR/sidebar_ready and waits for STATE_DIR/sidebar_shot_done (the test's screenshot), then closes it.
+For each case it sets a frame, waits until the overlay has drawn that frame, and records what the overlay
+drew (its region coordinates, pixels, marks, detector keypoints) next to what the test needs to check it
+independently: the camera frame's corners in the region and Blender's own viewport projection
+(view3d_utils.location_3d_to_region_2d) of the stored 3D joints. Cases:
 frames 60, 1 and 100 through camera 1 of the fitted rig; frame 60 through camera 2; then a rig that does
 not fit (Fit off, 1.5 m away: some joints leave the image) rebuilt and generated into OUT_DIR/close, frame 41.
 The detector layer is on, and the view zoomed in on the subject, from the fourth case; after it, the driver
@@ -57,6 +61,13 @@ def op(name, **kw):
 def setup():
     bpy.ops.preferences.addon_install(filepath=str(ZIP), overwrite=True)
     bpy.ops.preferences.addon_enable(module=MODULE)
+    panel = bpy.types.HPD3D_PT_input   # note when the HPD3D tab is showing (its first panel drew)
+    original = panel.draw
+
+    def draw(self, context):
+        original(self, context)
+        state["tab_drawn"] = True
+    panel.draw = draw
     for obj in list(bpy.data.objects):  # no default cube, camera or light in the pictures
         bpy.data.objects.remove(obj)
     props = bpy.context.scene.hpd3d
@@ -122,8 +133,31 @@ def _tick():
         return 0.5
     if step == "setup":
         setup()
-        state["step"] = "set_case"
+        state["step"] = "sidebar"
         return 0.5
+    if step == "sidebar":   # the sidebar at its default width, for the test's click on the HPD3D tab
+        win, area, _ = view3d()
+        area.spaces.active.show_region_ui = True
+        state["step"] = "geometry"
+        return 0.5
+    if step == "geometry":
+        win, area, _ = view3d()
+        ui = next(r for r in area.regions if r.type == "UI")
+        write("geometry.json", {"window": {"x": win.x, "y": win.y, "width": win.width, "height": win.height},
+                                "sidebar": {"x": ui.x, "y": ui.y, "width": ui.width, "height": ui.height},
+                                "ui_scale": bpy.context.preferences.system.ui_scale})
+        state["step"] = "wait_tab"
+        return 0.1
+    if step == "wait_tab":
+        if state.get("tab_drawn"):
+            write("sidebar_ready", {})
+            state["step"] = "wait_sidebar_shot"
+        return 0.1
+    if step == "wait_sidebar_shot":
+        if (STATE / "sidebar_shot_done").exists():
+            view3d()[1].spaces.active.show_region_ui = False
+            state["step"] = "set_case"
+        return 0.1
     overlay = import_module(MODULE + ".blender.overlay")
     _, area, _ = view3d()
     if step == "set_case":

@@ -151,6 +151,8 @@ def overlay_on(paths):
 STATES = [
     ("defaults", {}, None),
     ("manual_scale", {"auto_scale": False}, None),
+    ("resample_on", {"resample": True, "fps": 60.0}, None),
+    ("resample_off", {"resample": False}, None),
     ("layout_source", {"layout": "source", "end_sites": True, "auto_scale": True}, None),
     ("layout_h36m17", {"layout": "h36m17", "end_sites": False}, None),
     ("rig_RING", {"rig_type": "RING"}, None),
