@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import HPD3DError, InputError, MappingError
+from .errors import HPD3DError, InputError, MappingError, one_line
 from .layouts import H36M17, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward, source_layout
 from .limits import check_options
 from .noise import detect, parse_noise, view_seed
@@ -154,8 +154,8 @@ def load_take_safe(take, options, mapping=None):
     try:
         return load_take(take, options, mapping)
     except (InputError, MappingError) as exc:
-        msg = str(exc)
-        return Failure(str(take.path), msg if msg.startswith(str(take.path)) else f"{take.path}: {msg}")
+        msg, where = str(exc), one_line(take.path)  # str(exc) is one line: compare with the name as it shows
+        return Failure(str(take.path), msg if msg.startswith(where) else f"{where}: {msg}")
 
 
 class DatasetBuilder:
