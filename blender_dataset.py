@@ -221,6 +221,8 @@ def read_npz(path, keys=None):
     """{key: array} of an .npz file's members (only those in `keys`, when given), read without running code.
     Raises UnsafeNpzError (one line: file, member, reason) for anything refused or unreadable."""
     try:
+        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or /dev/zero would be read forever
+            raise ValueError("not a regular file")
         archive = zipfile.ZipFile(path)
     except Exception as exc:
         raise UnsafeNpzError(f"{path}: not a readable npz file ({_one_line(exc)})") from None

@@ -3,9 +3,12 @@
 Every case runs `hpd3d` in-process on a small file and checks the promise the fuzz found broken: one line on
 stderr naming the file, a documented exit code, never a traceback.
 """
+import subprocess
+import sys
+
 import pytest
 
-from conftest import FAMILIES
+from conftest import FAMILIES, REPO
 from hpd3d_addon.cli import main
 
 GOOD = FAMILIES / "lafan1_walk1.bvh"
@@ -36,3 +39,31 @@ def test_skipped_file_with_a_line_break_in_its_name_is_listed_on_one_line(tmp_pa
     assert code == 1
     listed = [line for line in out.splitlines() if "truncated hierarchy" in line]
     assert listed == ["  " + str(tmp_path / "a\\nb.bvh") + ":4: truncated hierarchy (missing '}' before end of file)"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("attack") / "ds"
+    assert main(["generate", str(GOOD), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _copy(dataset, tmp_path):
+    import shutil
+    shutil.copytree(dataset, tmp_path / "ds")
+    return tmp_path / "ds"
+
+
+@pytest.mark.parametrize("member", ["data_3d_blender.npz", "data_2d_blender_gt.npz"])
+def test_npz_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path, dataset, member):
+    """A member symlinked to /dev/zero was read until the memory ran out before its error (run in a child
+    with a 1 GB address space, so that a regression fails the test instead of exhausting the machine)."""
+    ds = _copy(dataset, tmp_path)
+    (ds / member).unlink()
+    (ds / member).symlink_to("/dev/zero")
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+            "from hpd3d_addon.core.safe_pickle import UnsafeNpzError, read_npz\n"
+            "try:\n    read_npz(sys.argv[1])\nexcept UnsafeNpzError as exc:\n    print(exc)\n")
+    run = subprocess.run([sys.executable, "-c", code, str(ds / member)], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert run.stdout.strip() == f"{ds / member}: not a readable npz file (not a regular file)", run.stderr

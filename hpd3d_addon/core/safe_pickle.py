@@ -17,6 +17,7 @@ allocates it, and a structure is nested at most MAX_DEPTH levels.
 blender_dataset.py (a single file users copy into VideoPose3D's common/, importing nothing of ours) carries
 an exact copy of the block between the BEGIN/END lines below; a test keeps the two identical.
 """
+import os
 import pickle
 import zipfile
 
@@ -192,6 +193,8 @@ def read_npz(path, keys=None):
     """{key: array} of an .npz file's members (only those in `keys`, when given), read without running code.
     Raises UnsafeNpzError (one line: file, member, reason) for anything refused or unreadable."""
     try:
+        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or /dev/zero would be read forever
+            raise ValueError("not a regular file")
         archive = zipfile.ZipFile(path)
     except Exception as exc:
         raise UnsafeNpzError(f"{path}: not a readable npz file ({_one_line(exc)})") from None
