@@ -67,3 +67,38 @@ def test_npz_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path, d
     run = subprocess.run([sys.executable, "-c", code, str(ds / member)], capture_output=True, text=True,
                          cwd=REPO, timeout=120)
     assert run.stdout.strip() == f"{ds / member}: not a readable npz file (not a regular file)", run.stderr
+
+
+DEEP = "[" * 100000 + "]" * 100000
+
+
+@pytest.mark.parametrize("text", [DEEP, '{"a": ' + DEEP + "}", '{"contents": ' + DEEP + "}"])
+def test_check_of_a_folder_whose_manifest_nests_deeply_fails_in_one_line(tmp_path, capsys, dataset, text):
+    """json.loads' RecursionError on a deeply nested manifest.json came out of `check` as a traceback."""
+    ds = _copy(dataset, tmp_path)
+    (ds / "manifest.json").write_text(text)
+    code, out, err = _run(capsys, "check", ds)
+    assert code == 1 and "Traceback" not in err
+    assert any(line.startswith("  problem: manifest.json: ") and "nested" in line for line in out.splitlines()), out
+
+
+def test_generate_over_a_folder_whose_manifest_nests_deeply_replaces_it(tmp_path, capsys, dataset):
+    """--overwrite reads the old manifest (to remove the old run's files): its RecursionError was a traceback."""
+    ds = _copy(dataset, tmp_path)
+    (ds / "manifest.json").write_text('{"contents": ' + DEEP + "}")
+    code, _, err = _run(capsys, "generate", GOOD, "--out", ds, "--quiet", "--overwrite")
+    assert code == 0 and "Traceback" not in err, err
+    assert _run(capsys, "check", ds)[0] == 0
+
+
+@pytest.mark.parametrize("command", ["check", "generate"])
+def test_a_deeply_nested_commit_journal_is_one_line(tmp_path, capsys, dataset, command):
+    """A crafted .hpd3d-commit.json (read by `check --repair` and by the next generate) nested deeply."""
+    ds = _copy(dataset, tmp_path)
+    (ds / ".hpd3d-commit.json").write_text(DEEP)
+    argv = ["check", "--repair", ds] if command == "check" else ["generate", GOOD, "--out", ds, "--quiet", "--overwrite"]
+    code, _, err = _run(capsys, *argv)
+    assert code == 1 and "Traceback" not in err, err
+    assert err.splitlines() == [f"hpd3d: error: {ds / '.hpd3d-commit.json'}: not a commit journal of this hpd3d "
+                                "version; cannot complete the interrupted write (remove the file and regenerate the "
+                                "dataset)"]

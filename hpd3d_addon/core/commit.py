@@ -35,7 +35,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import InputError, OutputError
+from .limits import read_json_file
 
 LOCK_NAME = ".hpd3d.lock"
 STAGE_NAME = ".hpd3d-stage"
@@ -156,11 +157,11 @@ def read_journal(folder):
     if not path.exists():
         return None
     try:
-        journal = json.loads(path.read_text(encoding="utf-8"))
+        journal = read_json_file(path, "commit journal")  # bounded: a crafted journal gives this one line
         ok = (isinstance(journal, dict) and journal.get("version") == JOURNAL_VERSION
               and isinstance(journal.get("moves"), list) and isinstance(journal.get("remove"), list)
               and all(_plain_name(n) and not n.startswith(".") for n in journal["moves"] + journal["remove"]))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, InputError):
         ok = False
     if not ok:
         raise OutputError(f"{path}: not a commit journal of this hpd3d version; cannot complete the interrupted "

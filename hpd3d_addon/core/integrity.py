@@ -9,7 +9,6 @@ carry no run id: they are checked for structure only, and `check` says so.
 
 Also here: the last guard before bytes are written, finite numbers only (manifest and arrays).
 """
-import json
 import math
 import numbers
 from pathlib import Path
@@ -18,7 +17,8 @@ import numpy as np
 
 from .commit import JOURNAL_NAME, MANIFEST_NAME, STAGE_NAME, file_digest, is_commit_file
 from .folder_lock import lock_holder
-from .errors import OutputError
+from .errors import InputError, OutputError
+from .limits import read_json_file
 
 RUN_ID_KEY = "run_id"
 
@@ -70,9 +70,11 @@ def assert_finite(value, source):
 # ---- one run's files --------------------------------------------------------------------------------------
 
 def _strict_json(path):
-    def refuse(constant):
-        raise ValueError(f"{constant} is not JSON")
-    return json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=refuse)
+    """A JSON file read as every JSON input is (size, nesting, NaN bounded): ValueError with the reason."""
+    try:
+        return read_json_file(path, "manifest")
+    except InputError as exc:
+        raise ValueError(exc.message) from None
 
 
 def incomplete_write(folder):

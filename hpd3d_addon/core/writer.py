@@ -13,7 +13,8 @@ import numpy as np
 
 from .commit import commit_files, recover
 from .folder_lock import FolderLock
-from .errors import OutputError
+from .errors import InputError, OutputError
+from .limits import read_json_file
 from .integrity import assert_finite, find_non_finite
 
 
@@ -136,8 +137,8 @@ def _old_run_files(out):
     """The files the previous run recorded in its manifest: a replaced dataset goes wholly (another --name's
     npz included), not only the files this run happens to write again."""
     try:
-        contents = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8")).get("contents")
-    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        contents = read_json_file(Path(out) / "manifest.json", "manifest").get("contents")
+    except (InputError, AttributeError):
         return []
     if not isinstance(contents, dict):
         return []
