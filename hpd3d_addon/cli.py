@@ -21,18 +21,6 @@ from .core.skeleton_presets import PRESETS
 EXPORT_FORMATS = ("motionbert",)  # formats `hpd3d export` writes (modules of core/formats)
 
 
-def _scale(value):
-    if value == "auto":
-        return value
-    try:
-        f = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("use 'auto' or a number (metres per BVH unit)") from None
-    if f <= 0:
-        raise argparse.ArgumentTypeError("scale must be > 0")
-    return f
-
-
 def _positive(kind):
     def parse(value):
         v = kind(value)
@@ -42,17 +30,22 @@ def _positive(kind):
     return parse
 
 
-def _workers(value):
-    """--workers: 'auto' (the cores available to this process) or a whole number > 0."""
-    if value == "auto":
-        return value
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("use 'auto' or a whole number of processes") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return n
+def _auto_or_positive(kind, hint):
+    """argparse type: 'auto', or a `kind` value > 0 (`hint` says what a value is)."""
+    positive = _positive(kind)
+
+    def parse(value):
+        if value == "auto":
+            return value
+        try:
+            return positive(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"use 'auto' or {hint}") from None
+    return parse
+
+
+_scale = _auto_or_positive(float, "a number (metres per BVH unit)")
+_workers = _auto_or_positive(int, "a whole number of processes")  # 'auto': the cores available to this process
 
 
 def resolve_workers(value):
