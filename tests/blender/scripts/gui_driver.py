@@ -40,7 +40,7 @@ args = sys.argv[sys.argv.index("--") + 1:]
 STATE, ZIP, SAMPLE_DIR, MANY_DIR, OUT_DIR, CANCEL_DIR = (Path(a) for a in args[:6])
 MODULE = "hpd3d_addon"
 STATE_TIMEOUT = 6.0          # seconds to wait in one state for every panel to complete a draw
-# what the screenshot (docs/panel.png) shows in the path fields: readable, not the test's temp folders
+# what the screenshot (HPD3D_SCREENSHOT) shows in the path fields: readable, not the test's temp folders
 DISPLAY_PATHS = {"input_path": "/home/user/mocap/", "output_dir": "/home/user/hpd3d_out/"}
 
 current = {"label": "before_click"}
