@@ -178,8 +178,28 @@ class DatasetBuilder:
             self.takes.append(item)
 
     def finish(self, extra_manifest=None):
-        """Build rigs, project, write all files. Returns a Result."""
+        """The pipeline's last stages over the collected takes: rig -> project -> realise -> write.
+        Returns a Result."""
         opts = self.options
+        by_subject = self._subjects()
+        cameras = {s: build_rig(opts.rig, _subject_points(takes), s) for s, takes in by_subject.items()}
+        noise = parse_noise(opts.noise), opts.rig.seed if opts.noise_seed is None else opts.noise_seed
+        views = project_and_realise(by_subject, cameras, opts, *noise)
+        try:
+            metadata = dataset_metadata(self.takes, new_run_id())
+            manifest = dataset_manifest(opts, self.takes, self.failures, cameras, metadata, noise, extra_manifest)
+            files = dataset_files(opts, by_subject, cameras, metadata, manifest, views, noise[0])
+            notes = []
+            written = write_files(opts.out, files, overwrite=opts.overwrite,
+                                  stale=(f"preview_{opts.name}.png", f"data_2d_{opts.name}_detector.npz"),
+                                  manifest=manifest, notes=notes)
+        finally:
+            views.close()
+        return Result(Path(opts.out), written, self.takes, self.failures, cameras, manifest["reprojection_check"],
+                      time.perf_counter() - self.started, notes)
+
+    def _subjects(self):
+        """The takes by subject, after checking they share one joint layout ({subject: [MappedTake]})."""
         if not self.takes:
             detail = "; ".join(f.error for f in self.failures) if self.failures else "no input"
             raise HPD3DError(f"no sequence could be converted, nothing written ({detail})")
@@ -188,103 +208,109 @@ class DatasetBuilder:
             if t.joint_names != first.joint_names:
                 raise HPD3DError(f"{t.source}: its joints ({len(t.joint_names)}) differ from {first.source}'s "
                                  f"({len(first.joint_names)}); a dataset needs one joint layout")
-        if opts.rig.camera_per == "take":
+        if self.options.rig.camera_per == "take":
             self.takes = cameras_per_take(self.takes)
         by_subject = {}
         for t in self.takes:
             by_subject.setdefault(t.subject, []).append(t)
-        cameras = {s: build_rig(opts.rig, _subject_points(takes), s) for s, takes in by_subject.items()}
-        model, seed = parse_noise(opts.noise), opts.rig.seed if opts.noise_seed is None else opts.noise_seed
-        sources = keypoint_sources(opts)
+        return by_subject
 
-        def realise_take(t, points, cams, gt_views, vis_views):
-            return realise(t, points, cams, gt_views, vis_views, opts, model, seed)
 
-        # project -> realise, streamed (core/stream.py): each block of takes is projected while
-        # data_2d_NAME_gt.npz is written; visibility, occlusion and detector keypoints wait in a temporary file.
-        views = Views(by_subject, cameras, lambda t, stored: keypoint_points(t, stored, opts), realise_take)
-        fps_counts = Counter(round(t.fps, 6) for t in self.takes)
-        fps = fps_counts.most_common(1)[0][0]
-        run_id = new_run_id()
-        intrinsics, extrinsics = camera_tables(cameras)
-        metadata = {
-            "layout_name": first.layout_name,
-            "num_joints": len(first.joint_names),
-            "keypoints_symmetry": [first.joints_left, first.joints_right],
-            "joint_names": first.joint_names,
-            "parents": first.parents,
-            "fps": fps,
-            "fps_per_action": {t.subject + "/" + t.action: t.fps for t in self.takes},
-            "visibility": None,  # streamed from the spill, see meta_2d below
-            "generator": f"hpd3d {__version__}",
-            "run_id": run_id,
-        }
-        metadata_2d = metadata_for_2d(metadata, opts)
-        camera_blob = {"intrinsics": intrinsics, "extrinsics": extrinsics}
-        positions_3d = Items((s, Items((t.action, Lazy(lambda t=t: stored_3d(t))) for t in takes))
-                             for s, takes in by_subject.items())
-        name = opts.name
-        manifest = {
-            "run_id": run_id,
-            "generator": {"name": "hpd3d", "version": __version__, "python": platform.python_version(),
-                          "numpy": np.__version__, "platform": platform.platform(), **(extra_manifest or {})},
-            "command": sys.argv if extra_manifest is None else None,
-            "settings": _settings_dict(opts),
-            "subjects": {s: [t.action for t in ts] for s, ts in by_subject.items()},
-            "cameras_per_subject": {s: len(c) for s, c in cameras.items()},
-            "files": [dict(subject=t.subject, action=t.action, source=t.source, **t.info) for t in self.takes],
-            "failures": [asdict(f) for f in self.failures],
-            "reprojection_check": None,  # filled in once data_2d_NAME_gt.npz is written (the manifest goes last)
-            "keypoints": {"sources": list(sources), "layout_2d": metadata_2d["layout_2d"],
-                          "noise_model": model.describe(), "noise_seed": seed},
-        }
+def project_and_realise(by_subject, cameras, opts, model, seed):
+    """The project and realise stages, streamed (core/stream.py): each block of takes is projected while
+    data_2d_NAME_gt.npz is written; visibility, occlusion and detector keypoints wait in a temporary file."""
+    def realise_take(t, points, cams, gt_views, vis_views):
+        return realise(t, points, cams, gt_views, vis_views, opts, model, seed)
+    return Views(by_subject, cameras, lambda t, stored: keypoint_points(t, stored, opts), realise_take)
 
-        def checked():
-            # The reprojection check: the stored 3D through the exported cameras against the stored 2D.
-            # Projecting the stored 3D again would repeat the projection bit for bit, so its errors were taken
-            # there, while data_2d_NAME_gt.npz was written.
-            manifest["reprojection_check"] = views.check()
 
-        def spilled(key):
-            return lambda: views.spilled(key)
+def dataset_metadata(takes, run_id):
+    """The dataset's metadata: the 3D file's without 'visibility', the 2D files' (metadata_for_2d) with the
+    visibility masks streamed in at that key."""
+    first = takes[0]
+    fps = Counter(round(t.fps, 6) for t in takes).most_common(1)[0][0]
+    return {
+        "layout_name": first.layout_name,
+        "num_joints": len(first.joint_names),
+        "keypoints_symmetry": [first.joints_left, first.joints_right],
+        "joint_names": first.joint_names,
+        "parents": first.parents,
+        "fps": fps,
+        "fps_per_action": {t.subject + "/" + t.action: t.fps for t in takes},
+        "visibility": None,
+        "generator": f"hpd3d {__version__}",
+        "run_id": run_id,
+    }
 
-        def meta_2d(**extra):
-            return lambda: dict(metadata_2d, visibility=views.spilled("visibility"), **extra)
 
-        occluded = [("occluded", spilled("occluded"), True)] if realises(opts) else []
-        files = {
-            f"data_3d_{name}.npz": StreamedNpz(
-                ("positions_3d", lambda: positions_3d, False), ("cameras", lambda: camera_blob, True),
-                ("metadata", lambda: {k: v for k, v in metadata.items() if k != "visibility"}, True)),
-            f"data_2d_{name}_gt.npz": StreamedNpz(
-                ("positions_2d", views.positions_2d, False), ("metadata", meta_2d(), True),
-                ("visibility", spilled("visibility"), True), *occluded, then=checked),
-            "camera_intrinsics.txt": literal_text(intrinsics).encode(),
-            "camera_extrinsics.txt": literal_text(extrinsics).encode(),
-            "blender_dataset.py": copy_loader_bytes(),
-        }
-        if "detector" in sources:
-            files[f"data_2d_{name}_detector.npz"] = StreamedNpz(
-                ("positions_2d", spilled("detector"), False),
-                ("metadata", meta_2d(keypoints="detector", noise_model=model.name), True),
-                ("visibility", spilled("visibility"), True), *occluded, ("confidence", spilled("confidence"), True))
-        if opts.preview:
-            from .preview import contact_sheet_png
-            left, right = metadata_2d["keypoints_symmetry"]
-            gt, realised = views.first_take()
-            files[f"preview_{name}.png"] = contact_sheet_png(gt, cameras, metadata_2d["parents"], left, right,
-                                                             detector=realised.get("detector"),
-                                                             occluded=realised.get("occluded"))
-        notes = []
-        try:
-            written = write_files(opts.out, files, overwrite=opts.overwrite,
-                                  stale=(f"preview_{name}.png", f"data_2d_{name}_detector.npz"),
-                                  manifest=manifest, notes=notes)
-        finally:
-            views.close()
-        check = manifest["reprojection_check"]
-        return Result(Path(opts.out), written, self.takes, self.failures, cameras, check,
-                      time.perf_counter() - self.started, notes)
+def dataset_manifest(opts, takes, failures, cameras, metadata, noise, extra_manifest):
+    """manifest.json's content; the reprojection check is filled in once data_2d_NAME_gt.npz is written."""
+    model, seed = noise
+    by_subject = {}
+    for t in takes:
+        by_subject.setdefault(t.subject, []).append(t.action)
+    return {
+        "run_id": metadata["run_id"],
+        "generator": {"name": "hpd3d", "version": __version__, "python": platform.python_version(),
+                      "numpy": np.__version__, "platform": platform.platform(), **(extra_manifest or {})},
+        "command": sys.argv if extra_manifest is None else None,
+        "settings": _settings_dict(opts),
+        "subjects": by_subject,
+        "cameras_per_subject": {s: len(c) for s, c in cameras.items()},
+        "files": [dict(subject=t.subject, action=t.action, source=t.source, **t.info) for t in takes],
+        "failures": [asdict(f) for f in failures],
+        "reprojection_check": None,
+        "keypoints": {"sources": keypoint_sources(opts), "layout_2d": metadata_for_2d(metadata, opts)["layout_2d"],
+                      "noise_model": model.describe(), "noise_seed": seed},
+    }
+
+
+def dataset_files(opts, by_subject, cameras, metadata, manifest, views, model):
+    """{file name: content} of the dataset folder (the manifest is written last by write_files)."""
+    name = opts.name
+    metadata_2d = metadata_for_2d(metadata, opts)
+    intrinsics, extrinsics = camera_tables(cameras)
+    positions_3d = Items((s, Items((t.action, Lazy(lambda t=t: stored_3d(t))) for t in takes))
+                         for s, takes in by_subject.items())
+
+    def checked():
+        # The reprojection check: the stored 3D through the exported cameras against the stored 2D. Projecting
+        # the stored 3D again would repeat the projection bit for bit, so its errors were taken there, while
+        # data_2d_NAME_gt.npz was written.
+        manifest["reprojection_check"] = views.check()
+
+    def spilled(key):
+        return lambda: views.spilled(key)
+
+    def meta_2d(**extra):
+        return lambda: dict(metadata_2d, visibility=views.spilled("visibility"), **extra)
+
+    occluded = [("occluded", spilled("occluded"), True)] if realises(opts) else []
+    files = {
+        f"data_3d_{name}.npz": StreamedNpz(
+            ("positions_3d", lambda: positions_3d, False),
+            ("cameras", lambda: {"intrinsics": intrinsics, "extrinsics": extrinsics}, True),
+            ("metadata", lambda: {k: v for k, v in metadata.items() if k != "visibility"}, True)),
+        f"data_2d_{name}_gt.npz": StreamedNpz(
+            ("positions_2d", views.positions_2d, False), ("metadata", meta_2d(), True),
+            ("visibility", spilled("visibility"), True), *occluded, then=checked),
+        "camera_intrinsics.txt": literal_text(intrinsics).encode(),
+        "camera_extrinsics.txt": literal_text(extrinsics).encode(),
+        "blender_dataset.py": copy_loader_bytes(),
+    }
+    if "detector" in keypoint_sources(opts):
+        files[f"data_2d_{name}_detector.npz"] = StreamedNpz(
+            ("positions_2d", spilled("detector"), False),
+            ("metadata", meta_2d(keypoints="detector", noise_model=model.name), True),
+            ("visibility", spilled("visibility"), True), *occluded, ("confidence", spilled("confidence"), True))
+    if opts.preview:
+        from .preview import contact_sheet_png
+        left, right = metadata_2d["keypoints_symmetry"]
+        gt, realised = views.first_take()
+        files[f"preview_{name}.png"] = contact_sheet_png(gt, cameras, metadata_2d["parents"], left, right,
+                                                         detector=realised.get("detector"),
+                                                         occluded=realised.get("occluded"))
+    return files
 
 
 def _subject_points(takes):
