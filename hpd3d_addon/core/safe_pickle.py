@@ -153,6 +153,13 @@ def _check_depth(value):
             todo.extend((v, depth + 1) for v in item.flat)
 
 
+def load_pickle(fh):
+    """One pickle from the binary file `fh` through the restricted unpickler, its nesting bounded."""
+    value = _RestrictedUnpickler(fh).load()
+    _check_depth(value)
+    return value
+
+
 def _read_header(fh):
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
@@ -167,10 +174,9 @@ def _read_member(fh, size):
     shape, fortran, dtype = _read_header(fh)
     count = _count(tuple(shape), "header")
     if dtype.hasobject:
-        value = _RestrictedUnpickler(fh).load()
+        value = load_pickle(fh)
         if not isinstance(value, np.ndarray) or value.shape != tuple(shape):
             raise pickle.UnpicklingError("the pickle does not hold the array its header describes")
-        _check_depth(value)
         return value
     nbytes = count * dtype.itemsize
     if nbytes > size:  # before any allocation: the header cannot claim more than the member holds

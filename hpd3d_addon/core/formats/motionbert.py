@@ -448,11 +448,9 @@ def _check_split(s, split):
 
 def _load_plain(path):
     """The pickle at `path` through core/safe_pickle's restricted unpickler (plain types and numpy arrays only)."""
-    from ..safe_pickle import _check_depth, _RestrictedUnpickler
+    from ..safe_pickle import load_pickle
     with open(path, "rb") as fh:
-        value = _RestrictedUnpickler(fh).load()
-    _check_depth(value)
-    return value
+        return load_pickle(fh)
 
 
 EXPORT_HELP = "one .pkl that MotionBERT's DataReaderH36M reads (and with --clips its 243-frame clip folder)"
