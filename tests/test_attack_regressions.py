@@ -102,3 +102,16 @@ def test_a_deeply_nested_commit_journal_is_one_line(tmp_path, capsys, dataset, c
     assert err.splitlines() == [f"hpd3d: error: {ds / '.hpd3d-commit.json'}: not a commit journal of this hpd3d "
                                 "version; cannot complete the interrupted write (remove the file and regenerate the "
                                 "dataset)"]
+
+
+@pytest.mark.parametrize("text, reason", [(DEEP, "nested too deeply"), ('{"a": 1}', "not a manifest written by"),
+                                          ("[]", "not a manifest written by")])
+def test_merge_of_a_shard_whose_manifest_is_crafted_is_one_line(tmp_path, capsys, dataset, text, reason):
+    """`merge` read a shard's manifest.json with plain json.loads: a deep one was a RecursionError traceback, one
+    without subjects/settings a KeyError."""
+    ds = _copy(dataset, tmp_path)
+    (ds / "manifest.json").write_text(text)
+    code, _, err = _run(capsys, "merge", ds, "--out", tmp_path / "merged")
+    assert code == 1 and "Traceback" not in err, err
+    assert len(err.splitlines()) == 1 and str(ds / "manifest.json") in err and reason in err, err
+    assert not (tmp_path / "merged" / "manifest.json").exists()

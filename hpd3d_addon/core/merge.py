@@ -6,7 +6,6 @@ exactly one shard, unchanged. The merged files are streamed (core/npz_stream): s
 each take's arrays read from its shard and written out before the next take is read, so merging holds one
 take's arrays at a time whatever the size of the dataset.
 """
-import json
 import sys
 import zipfile
 from collections import Counter
@@ -18,6 +17,7 @@ from .errors import HPD3DError, InputError
 from .formats.videopose3d import dataset_names, keypoint_sources
 from .npz_stream import Items, StreamedNpz, iter_items, load_without_takes
 from .commit import new_run_id
+from .limits import read_json_file
 from .writer import copy_loader_bytes, literal_text, write_files
 
 # Settings that may differ between the shards of one dataset.
@@ -43,13 +43,16 @@ class Shard:
             if not path.is_file():
                 raise InputError(path, "no such file (not a folder written by hpd3d generate)")
         try:
-            self.manifest = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
+            self.manifest = read_json_file(self.folder / "manifest.json", "manifest")  # bounded, strict
             self.cameras = load_without_takes(self.data_3d, "cameras")
             self.metadata_3d = load_without_takes(self.data_3d, "metadata")
             self.metadata_2d = {k: load_without_takes(p, "metadata") for k, p in self.data_2d.items()}
             self.members_2d = {k: _members(p) for k, p in self.data_2d.items()}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(self.folder, f"cannot read the dataset ({type(exc).__name__}: {exc})") from None
+        if not (isinstance(self.manifest, dict) and isinstance(self.manifest.get("subjects"), dict)
+                and isinstance(self.manifest.get("settings"), dict)):
+            raise InputError(self.folder / "manifest.json", "not a manifest written by hpd3d generate")
         self.subjects = self.manifest["subjects"]
         self.spec = parse_shard(self.manifest["settings"].get("shard", ""))
 
