@@ -197,6 +197,9 @@ def test_readme_lists_the_limits_in_force():
     ('{"swap_frames": [1.5, 2]}', "'swap_frames': 1.5 is not valid"),
     ('{"joint_sigma_px": {"Hip": "x"}}', "'joint_sigma_px': 'x' is not valid"),
     ('{"gross_size": [0.1]}', "'gross_size' must be a list of 2 numbers"),
+    ('{"joint_offset_px": {"Hip": [1]}}', "offset is a list [x, y] of 2 numbers"),
+    ('{"joint_offset_px": {"Hip": [1, 1e300]}}', "'joint_offset_px': 1e+300 is not valid"),
+    ('{"joint_offset_px": [1, 2]}', "must be an object of joint name -> [x, y]"),
 ])
 def test_noise_model_file_values_are_checked(tmp_path, capsys, content, message):
     noise = tmp_path / "noise.json"

@@ -142,6 +142,34 @@ def test_gauss_model_is_plain_white_noise():
     assert abs(lag) < 0.02
 
 
+def test_systematic_offsets_are_motionberts_fitted_means_in_every_view():
+    """The cpn model's mean error per joint, over many views and frames, is MotionBERT's fitted mixture mean
+    (params/synthetic_noise.pth: Gaussian mean x weight x 500 px), e.g. the thorax 3 px high; a JSON file
+    can replace them."""
+    from hpd3d_addon.core.noise import MOTIONBERT_GAUSSIAN_WEIGHT, MOTIONBERT_MEAN
+    names = list(MOTIONBERT_GAUSSIAN_WEIGHT)
+    rng = np.random.default_rng(1)
+    pose = rng.uniform(-190, 190, (17, 2))
+    pose[:2] = [[-190, -190], [190, 190]]                               # person size 380 px: the reference
+    gt = np.broadcast_to(pose + 500, (64, 600, 17, 2)).copy()
+    vis, occ = np.ones(gt.shape[:3], bool), np.zeros(gt.shape[:3], bool)
+    model = dataclasses.replace(DEFAULT_MODEL, gross_rate=0.0, swap_rate=0.0)
+    det, _ = detect(gt, vis, occ, names, 30, model, [view_seed(0, "S", "A", i) for i in range(64)])
+    mean = (det - gt).reshape(-1, 17, 2).mean(axis=0)
+    want = np.array([[500 * MOTIONBERT_GAUSSIAN_WEIGHT[n] * m for m in MOTIONBERT_MEAN[n]] for n in names])
+    assert np.abs(mean - want).max() < 0.5, np.round(mean - want, 2)   # per-view bias 1.5/sqrt(64) = 0.19 px sd
+    assert want[names.index("Thorax"), 1] < -2.9
+    f_json = {"joint_offset_px": {"Thorax": [0, 5]}}
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/m.json"
+        with open(path, "w") as fh:
+            json.dump(f_json, fh)
+        m2 = parse_noise(path)
+    assert m2.offset("Thorax") == (0.0, 5.0) and m2.offset("Hip") == (0.0, 0.0)
+    assert parse_noise("gauss:3").offset("Thorax") == (0.0, 0.0)
+
+
 def test_ar1_is_stationary_with_the_asked_coefficient():
     x = ar1(np.random.default_rng(3).standard_normal((200000, 2)), 0.8)
     assert np.allclose(x.std(axis=0), 1, atol=0.02)

@@ -17,8 +17,12 @@ REFERENCE_SIZE_PX, the size of a Human3.6M subject in its own cameras):
   +-0.03; in MotionBERT's H36M units, 1 unit = 500 px. sigma_j runs from 3.0 px (pelvis) to 5.3 px (left
   wrist); mean per-joint error sqrt(pi/2) * sigma_j, 5.0 px averaged over the joints: the 5-6 px of a
   fine-tuned CPN on Human3.6M (training-realism.md section 3).
-- bias: per view and joint, N(0, 1.5 px) per axis (WHAM's per-sequence per-joint bias; MotionBERT's
-  per-joint means, |mean| <= 3.3 px);
+- offset: a systematic per-joint offset (x, y), the same in every view: the mean of MotionBERT's fitted
+  mixture for that joint (its Gaussian mean times its Gaussian weight; the uniform part has mean 0), e.g. the
+  thorax 3.0 px and the shoulders 1.4-2.1 px higher than the mocap joints, the left knee 2.3 px higher, all
+  joints 0.4-1.2 px to the right (MOTIONBERT_MEAN, `joint_offset_px`): what a detector defines differently
+  from the mocap skeleton, which a model trained on exact 2D cannot know;
+- bias: per view and joint, N(0, 1.5 px) per axis (WHAM's per-sequence per-joint bias);
 - correlated: AR(1) per joint and axis, correlation time 0.15 s (MotionBERT interpolates its noise between
   keyframes 9 frames = 0.15 s apart at 60 fps), lag-1 coefficient rho = exp(-1 / (fps * 0.15)) (0.80 at
   30 fps), stationary variance sigma_j^2 - bias^2 - white^2;
@@ -67,6 +71,14 @@ MOTIONBERT_GAUSSIAN_WEIGHT = {   # params/synthetic_noise.pth, H36M order (train
     "Spine": .958, "Thorax": .918, "Neck/Nose": .968, "Head": .984, "LShoulder": .891, "LElbow": .802,
     "LWrist": .703, "RShoulder": .881, "RElbow": .825, "RWrist": .729,
 }
+# params/synthetic_noise.pth 'mean' (units, x right, y down; H36M order): the Gaussian component's mean per joint
+MOTIONBERT_MEAN = {
+    "Hip": (0.0008, 0.0002), "RHip": (-0.0001, 0.0020), "RKnee": (0.0020, -0.0015), "RFoot": (0.0009, 0.0009),
+    "LHip": (0.0019, -0.0007), "LKnee": (0.0019, -0.0052), "LFoot": (0.0009, -0.0019), "Spine": (0.0025, 0.0023),
+    "Thorax": (0.0021, -0.0065), "Neck/Nose": (0.0017, 0.0017), "Head": (0.0008, 0.0016),
+    "LShoulder": (0.0008, -0.0046), "LElbow": (0.0015, 0.0003), "LWrist": (0.0012, 0.0016),
+    "RShoulder": (0.0021, -0.0032), "RElbow": (0.0017, -0.0003), "RWrist": (0.0017, 0.0013),
+}
 # COCO-17 names -> the H36M joint whose statistics they take (face points: the head's)
 COCO_TO_H36M_STATS = {
     "nose": "Neck/Nose", "left_eye": "Head", "right_eye": "Head", "left_ear": "Head", "right_ear": "Head",
@@ -88,6 +100,12 @@ def motionbert_sigma_px(weight):
     return MOTIONBERT_UNIT_PX * math.sqrt(var)
 
 
+def motionbert_offset_px(name):
+    """The mean (x, y) px of MotionBERT's mixture for a joint: its Gaussian mean x its Gaussian weight."""
+    w = MOTIONBERT_GAUSSIAN_WEIGHT[name]
+    return tuple(round(MOTIONBERT_UNIT_PX * w * m, 2) for m in MOTIONBERT_MEAN[name])
+
+
 @dataclass(frozen=True)
 class NoiseModel:
     """All parameters of a detector model (pixels at the reference person size unless said otherwise)."""
@@ -96,6 +114,7 @@ class NoiseModel:
     joint_sigma_px: dict = field(default_factory=lambda: {k: round(motionbert_sigma_px(w), 3)
                                                           for k, w in MOTIONBERT_GAUSSIAN_WEIGHT.items()})
     default_sigma_px: float = 4.2                  # joints not in joint_sigma_px (layout 'source')
+    joint_offset_px: dict = field(default_factory=lambda: {k: motionbert_offset_px(k) for k in MOTIONBERT_MEAN})
     bias_px: float = 1.5
     white_px: float = 1.0
     correlation_time_s: float = 0.15
@@ -117,13 +136,18 @@ class NoiseModel:
     def sigma(self, name):
         return float(self.joint_sigma_px.get(COCO_TO_H36M_STATS.get(name, name), self.default_sigma_px))
 
+    def offset(self, name):
+        """The systematic (x, y) px of a joint (0, 0 for joints the model does not name)."""
+        x, y = self.joint_offset_px.get(COCO_TO_H36M_STATS.get(name, name), (0.0, 0.0))
+        return float(x), float(y)
+
 
 DEFAULT_MODEL = NoiseModel()
 NAMED_MODELS = {"cpn": DEFAULT_MODEL}
 
 
 def gauss_model(sigma_px):
-    return NoiseModel(name=f"gauss:{sigma_px:g}", reference_size_px=0.0, joint_sigma_px={},
+    return NoiseModel(name=f"gauss:{sigma_px:g}", reference_size_px=0.0, joint_sigma_px={}, joint_offset_px={},
                       default_sigma_px=float(sigma_px), bias_px=0.0, white_px=float(sigma_px),
                       correlation_time_s=0.0, gross_rate=0.0, swap_rate=0.0, occluded_scale=1.0,
                       truncated_scale=1.0, occluded_confidence=1.0)
@@ -189,6 +213,15 @@ def _check_values(data, path):
         if key == "name":
             if not isinstance(value, str):
                 raise InputError(path, "'name' must be a string")
+        elif key == "joint_offset_px":
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise InputError(path, f"'{key}' must be an object of joint name -> [x, y]")
+            for v in value.values():
+                if not isinstance(v, list) or len(v) != 2:
+                    raise InputError(path, f"'{key}': each joint's offset is a list [x, y] of 2 numbers")
+                for c in v:
+                    number(kind, c, where, magnitude=True)
+            data[key] = {k: tuple(v) for k, v in value.items()}
         elif isinstance(default, dict):
             if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                 raise InputError(path, f"'{key}' must be an object of joint name -> number")
@@ -284,16 +317,28 @@ def joint_rates(model, joint_names):
     return sigma, np.sqrt(corr_var), gross
 
 
+def mean_offset_gaussian_norm(offset, sigma, points=48):
+    """E|mu + sigma Z| for 2D offsets mu (P, 2) and per-axis sigmas (P,), Z a standard normal pair (the Rice
+    mean), by Gauss-Hermite quadrature; sqrt(pi/2) sigma when mu = 0."""
+    x, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / w.sum()
+    mu = np.asarray(offset, np.float64)[:, None, None, :]
+    s = np.asarray(sigma, np.float64)[:, None, None]
+    d = np.stack(np.broadcast_arrays(mu[..., 0] + s * x[:, None], mu[..., 1] + s * x[None, :]), axis=-1)
+    return np.sum(np.sqrt(np.sum(d * d, axis=-1)) * np.outer(w, w), axis=(1, 2))
+
+
 def expected_statistics(model, joint_names, fps):
     """What the model promises for visible, in-image joints at the reference size (per joint, arrays):
-    mean_error_px (excluding gross errors and swaps), lag1 (of the error about its per-view mean),
-    gross_rate; and swap_rate (fraction of frames, per limb pair)."""
+    mean_error_px (excluding gross errors and swaps; the systematic offset included), lag1 (of the error
+    about its per-view mean), gross_rate; and swap_rate (fraction of frames, per limb pair)."""
     sigma, corr, gross = joint_rates(model, joint_names)
     total = np.sqrt(corr ** 2 + model.bias_px ** 2 + model.white_px ** 2)
+    offset = np.array([model.offset(n) for n in joint_names]).reshape(-1, 2)
     rho = ar1_coefficient(model, fps)
     var = corr ** 2 + model.white_px ** 2
     lag1 = np.where(var > 0, rho * corr ** 2 / np.where(var > 0, var, 1), 0.0)
-    return {"mean_error_px": total * math.sqrt(math.pi / 2), "lag1": lag1, "lag1_pooled":
+    return {"mean_error_px": mean_offset_gaussian_norm(offset, total), "lag1": lag1, "lag1_pooled":
             float(rho * np.sum(corr ** 2) / max(np.sum(var), 1e-30)), "gross_rate": gross,
             "swap_rate": model.swap_rate, "rho": rho}
 
@@ -335,7 +380,9 @@ def detect(gt, visible, occluded, joint_names, fps, model, seeds):
     factor = np.where(~visible, model.truncated_scale, np.where(occluded, model.occluded_scale, 1.0))  # (C, F, P)
     rho = ar1_coefficient(model, fps)
     corr = np.moveaxis(ar1(np.moveaxis(stack["corr"], 1, 0), rho), 0, 1)         # (C, F, P, 2)
-    noise = (model.bias_px * stack["bias"][:, None] + corr_sd[:, None] * corr + model.white_px * stack["white"])
+    offset = np.array([model.offset(n) for n in joint_names]).reshape(P, 2)
+    noise = (offset + model.bias_px * stack["bias"][:, None] + corr_sd[:, None] * corr
+             + model.white_px * stack["white"])
     noise *= (k[..., None] * factor)[..., None]
     gross = stack["gross_u"] < gross_rate * factor
     angle = 2 * np.pi * stack["gross_dir"]
