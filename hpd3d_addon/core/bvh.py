@@ -546,3 +546,162 @@ def _locate_value_error(path, body, first_line):
             except ValueError:
                 _fail(path, f"non-numeric motion value '{t[:20]}'", k)
     _fail(path, "unreadable motion values", first_line)
+
+
+# ---- long takes: the motion block as a stream of windows ---------------------------------------------------
+
+HEADER_PROBE_BYTES = 1 << 20
+HEADER_MAX_BYTES = 1 << 26  # a 'Frame Time:' line later than this: not a header the stream reader takes
+
+
+@dataclass
+class MotionStream:
+    """A BVH file opened for reading its motion rows window by window (`windows()`), never all at once:
+    the joints and the motion header, read from the file's first bytes."""
+    path: str
+    joints: list
+    n_channels: int
+    header: MotionHeader
+    rest: bytes          # the file's bytes after the 'Frame Time:' line already read
+    fh: object
+    reader: str = "auto"
+
+    @property
+    def frame_time(self):
+        return self.header.frame_time
+
+    def windows(self):
+        """(first row, (rows, n_channels) float64) for every CHUNK_BYTES of motion text in file order: the
+        values read_bvh gives for those rows, bit for bit. InputError (file and line) at the first problem."""
+        use_pandas = self.reader != "numpy" and pandas_available()
+        path, n, frames = self.path, self.n_channels, self.header.frames
+        row, line, buf, eof = 0, self.header.first_line, self.rest, False
+        self.rest = b""
+        while True:
+            while not eof and len(buf) < CHUNK_BYTES:
+                more = self.fh.read(CHUNK_BYTES)
+                eof, buf = not more, buf + more
+            if not buf:
+                break
+            cut = len(buf) if eof and len(buf) <= CHUNK_BYTES else buf.rfind(b"\n", 0, CHUNK_BYTES) + 1
+            while cut == 0:  # a row longer than a chunk: read on to its end
+                k = buf.find(b"\n", CHUNK_BYTES)
+                if k >= 0 or eof:
+                    cut = len(buf) if k < 0 else k + 1
+                elif len(buf) > HEADER_MAX_BYTES:
+                    _fail(path, "a motion row longer than 64 MB: not a motion", line)
+                else:
+                    more = self.fh.read(CHUNK_BYTES)
+                    eof, buf = not more, buf + more
+            piece, buf = buf[:cut], buf[cut:]
+            if b"\r" in piece:
+                piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if not piece.strip():
+                line += piece.count(b"\n")
+                continue
+            values = _window_values(piece, n, use_pandas)
+            if values is None:
+                _locate_window_error(path, piece, line, n)
+            rows = values.size // n
+            if row + rows > frames:
+                _fail(path, f"'Frames: {frames}' but the file has {row + rows + _count_rows(buf, self.fh)} motion rows",
+                      self.header.frames_line)
+            if rows:
+                yield row, values.reshape(rows, n)
+            row += rows
+            line += piece.count(b"\n")
+        if row != frames:
+            _fail(path, f"'Frames: {frames}' but the file has {row} motion rows", self.header.frames_line)
+
+    def close(self):
+        self.fh.close()
+
+
+def open_stream(path, reader="auto"):
+    """A MotionStream of a UTF-8 BVH file, or None when its header is not read that way (UTF-16, binary, no
+    'Frame Time:' line in the first 64 MB, or a header read_bvh would word an error for): then read_bvh
+    reads the file whole and reports. OSError as InputError naming the file."""
+    path = Path(path)
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        _fail(path, f"cannot read file ({exc.strerror or exc})")
+    try:
+        data, m = b"", None
+        while m is None and len(data) <= HEADER_MAX_BYTES:
+            more = fh.read(HEADER_PROBE_BYTES)
+            if not more:
+                break
+            data += more
+            if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:65536]:
+                break
+            m = _FRAME_TIME_LINE.search(data)
+        parsed = _stream_header(data, m, path) if m is not None else None
+    except OSError as exc:
+        fh.close()
+        _fail(path, f"cannot read file ({exc.strerror or exc})")
+    if parsed is None:
+        fh.close()
+        return None
+    joints, n_channels, header = parsed
+    return MotionStream(str(path), joints, n_channels, header, data[m.end():], fh, reader)
+
+
+def _stream_header(data, m, path):
+    """(joints, channels, MotionHeader) as _parse_split reads them, or None."""
+    head = data[:m.end()].decode("utf-8-sig", errors="replace")
+    if "\r" in head:
+        head = head.replace("\r\n", "\n").replace("\r", "\n")
+    lines = LineReader(head)
+    try:
+        joints, n_channels = parse_hierarchy(lines, path)
+        header = parse_motion_header(lines, path)
+    except InputError:
+        return None
+    if lines.pos != len(head) or n_channels == 0:
+        return None
+    return joints, n_channels, header
+
+
+def _window_values(piece, n_channels, use_pandas):
+    """The values of a window of whole rows (bytes), by the reader read_bvh would use; None if not clean."""
+    values = _pandas_values(piece, n_channels) if use_pandas else None
+    if values is None:
+        values = _numpy_values(piece, n_channels)
+    if values is None or not np.isfinite(values).all():
+        return None
+    return values
+
+
+def _count_rows(buf, fh):
+    """The non-blank lines left in `buf` and the rest of the file (for the 'Frames:' message only)."""
+    count, tail = 0, buf
+    while True:
+        more = fh.read(CHUNK_BYTES)
+        tail += more
+        if not more:
+            return count + sum(1 for line in tail.split(b"\n") if line.strip())
+        cut = tail.rfind(b"\n") + 1
+        count += sum(1 for line in tail[:cut].split(b"\n") if line.strip())
+        tail = tail[cut:]
+
+
+def _locate_window_error(path, piece, first_line, n_channels):
+    """InputError naming the line of the first problem in a window: a non-numeric value, a row with the wrong
+    number of values, a NaN or infinity (checked in that order, as read_bvh does for a whole file)."""
+    text = piece.decode("utf-8", errors="replace")
+    rows = _numbered_rows(text, first_line)
+    for k, line in rows:
+        for t in line.split():
+            try:
+                float(t)
+            except ValueError:
+                _fail(path, f"non-numeric motion value '{t[:20]}'", k)
+    for k, line in rows:
+        count = len(line.split())
+        if count != n_channels:
+            _fail(path, f"motion row has {count} values, expected {n_channels}", k)
+    for k, line in rows:
+        if not all(np.isfinite(float(t)) for t in line.split()):
+            _fail(path, "motion has a NaN or infinite value", k)
+    _fail(path, "unreadable motion values", first_line)

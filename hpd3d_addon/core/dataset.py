@@ -16,6 +16,7 @@ from . import __version__
 from .errors import HPD3DError, InputError, MappingError, one_line
 from .layouts import H36M17, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward, source_layout
 from .limits import check_options
+from .long_take import is_long, load_long
 from .noise import detect, parse_noise, view_seed
 from .occlusion import body_capsules, occlusion_masks
 from .npz_stream import Items, Lazy, StreamedNpz
@@ -144,7 +145,16 @@ def map_sequence(seq, options, mapping=None):
 
 
 def load_take(take, options, mapping=None):
-    """Read, kinematise and map one BVH take (runs in worker processes too)."""
+    """Read, kinematise and map one BVH take (runs in worker processes too); a file too long to hold whole
+    window by window (core/long_take.py)."""
+    if options.layout == "h36m17" and is_long(take.path):
+        loaded = load_long(take.path, take.subject, take.action, options, mapping)
+        if loaded is not None:
+            joints, face, info, _ = loaded
+            layout = H36M17
+            return MappedTake(take.subject, take.action, str(take.path), joints, list(layout.joint_names),
+                              list(layout.parents), list(layout.joints_left), list(layout.joints_right), layout.name,
+                              info["fps"], info, face)
     seq = sequence_from_bvh(take.path, take.subject, take.action, scale=options.scale, fps=options.fps)
     return map_sequence(seq, options, mapping)
 
@@ -221,7 +231,8 @@ def project_and_realise(by_subject, cameras, opts, model, seed):
     data_2d_NAME_gt.npz is written; visibility, occlusion and detector keypoints wait in a temporary file."""
     def realise_take(t, points, cams, gt_views, vis_views):
         return realise(t, points, cams, gt_views, vis_views, opts, model, seed)
-    return Views(by_subject, cameras, lambda t, stored: keypoint_points(t, stored, opts), realise_take)
+    return Views(by_subject, cameras, lambda t, stored: keypoint_points(t, stored, opts), realise_take,
+                 realises=realises(opts))
 
 
 def dataset_metadata(takes, run_id):

@@ -64,13 +64,22 @@ def resample(local_rot, local_trans, frame_time, fps):
     The new frames are at t = k / fps from the first frame up to the last; bone lengths stay constant
     because only rotations and the position channels are interpolated.
     """
-    frames = local_rot.shape[0]
+    i0, i1, a = resample_plan(local_rot.shape[0], frame_time, fps)
+    return resample_rows(local_rot, local_trans, i0, i1, a)
+
+
+def resample_plan(frames, frame_time, fps):
+    """For each new frame: the source frames before and after it (i0, i1) and the weight of i1 (a)."""
     duration = (frames - 1) * frame_time
     count = int(np.floor(duration * fps + 1e-9)) + 1
     src = np.arange(count) / fps / frame_time
     i0 = np.minimum(np.floor(src).astype(int), frames - 1)
     i1 = np.minimum(i0 + 1, frames - 1)
-    a = src - i0
+    return i0, i1, src - i0
+
+
+def resample_rows(local_rot, local_trans, i0, i1, a):
+    """The new frames between source rows i0 and i1 (indices into local_rot/local_trans) at weights a."""
     q = matrix_to_quaternion(local_rot)
     q_new = slerp(q[i0], q[i1], np.broadcast_to(a[:, None], q[i0].shape[:-1]))
     rot = quaternion_to_matrix(q_new)

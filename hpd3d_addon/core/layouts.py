@@ -98,11 +98,15 @@ def face_points(joints, head_rotation, rest_forward):
     Head frame: up = Head - Neck/Nose (the head joint to the top of the head), forward = the skeleton's rest
     forward carried by the head joint's rotation (F, 3, 3) and made perpendicular to up, left = up x forward.
     Offsets: FACE_OFFSETS x the sequence's median head height."""
+    return face_points_from_forward(joints, head_rotation @ np.asarray(rest_forward, dtype=np.float64))
+
+
+def face_points_from_forward(joints, fwd):
+    """face_points, given the rest forward already carried by the head rotation (F, 3)."""
     base, top = joints[:, 9], joints[:, 10]
     up_vec = top - base
     height = float(np.median(np.linalg.norm(up_vec, axis=-1)))
     up = up_vec / np.maximum(np.linalg.norm(up_vec, axis=-1, keepdims=True), 1e-12)
-    fwd = head_rotation @ np.asarray(rest_forward, dtype=np.float64)
     fwd = fwd - np.sum(fwd * up, axis=-1, keepdims=True) * up
     fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-12)
     left = np.cross(up, fwd)

@@ -87,22 +87,31 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
 def check_bvh_values(bvh):
     """The header's frame rate and every OFFSET and motion value within limits.RANGES (InputError naming the
     file, and the joint or frame)."""
-    path = bvh.path
-    fps = 1.0 / bvh.frame_time
+    check_header_values(bvh.path, bvh.frame_time, bvh.joints)
+    check_motion_values(bvh.path, bvh.joints, bvh.motion)
+
+
+def check_header_values(path, frame_time, joints):
+    fps = 1.0 / frame_time
     if not limits.in_range("fps", fps):
-        raise InputError(path, f"'Frame Time: {bvh.frame_time:g}' is {fps:g} frames/s: the frame rate must be "
+        raise InputError(path, f"'Frame Time: {frame_time:g}' is {fps:g} frames/s: the frame rate must be "
                                f"{limits.describe('fps')}")
     high = limits.RANGES["bvh_value"][1]
-    for j in bvh.joints:
+    for j in joints:
         if np.abs(j.offset).max() > high:
             raise InputError(path, f"joint '{j.name}': OFFSET {' '.join(f'{v:g}' for v in j.offset)} is beyond "
                                    f"{high:g} in magnitude: not a body")
-    big = np.abs(bvh.motion) > high
+
+
+def check_motion_values(path, joints, motion, first_row=0):
+    """Every motion value of `motion` (rows from `first_row`) within limits.RANGES['bvh_value']."""
+    high = limits.RANGES["bvh_value"][1]
+    big = np.abs(motion) > high
     if big.any():
         frame, column = np.unravel_index(int(np.argmax(big)), big.shape)
-        joint = next(j.name for j in bvh.joints if j.channel_start <= column < j.channel_start + len(j.channels))
-        raise InputError(path, f"motion value {bvh.motion[frame, column]:g} (frame {frame + 1}, joint '{joint}') is "
-                               f"beyond {high:g} in magnitude: not a motion")
+        joint = next(j.name for j in joints if j.channel_start <= column < j.channel_start + len(j.channels))
+        raise InputError(path, f"motion value {motion[frame, column]:g} (frame {first_row + frame + 1}, joint "
+                               f"'{joint}') is beyond {high:g} in magnitude: not a motion")
 
 
 def check_resampled_frames(path, frames, frame_time, fps):
@@ -117,11 +126,16 @@ def check_resampled_frames(path, frames, frame_time, fps):
 
 def check_body(path, glob_pos, extent, factor):
     """The scaled skeleton's height and every joint's distance from the origin within limits.RANGES."""
+    check_body_values(path, float(np.abs(glob_pos).max()), extent, factor)
+
+
+def check_body_values(path, reach_units, extent, factor):
+    """check_body, from the largest coordinate magnitude (file units) and the standing extent."""
     height = extent * factor
     if not limits.in_range("body_height", height):
         raise InputError(path, f"skeleton is {height:.3g} m tall at scale {factor:g} m per unit: must be "
                                f"{limits.describe('body_height')} (check --scale)")
-    reach = float(np.abs(glob_pos).max()) * factor
+    reach = reach_units * factor
     if not limits.in_range("coordinate", reach):
         raise InputError(path, f"joints reach {reach:.3g} m from the origin at scale {factor:g}: must be within "
                                f"{limits.RANGES['coordinate'][1]:g} m (check the file's units or --scale)")

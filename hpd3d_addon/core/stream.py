@@ -8,13 +8,19 @@ confidences, written to later members and files) goes to a temporary file and is
 time. The reprojection errors of the built-in check are taken from the same projection. Peak memory is
 therefore one block's views (BLOCK_FRAMES x cameras x joints x 2 x 4 bytes: 104 MB for 24 cameras and 17
 joints), not the dataset's 2D.
+
+A take longer than a block (a long take, core/long_take.py) is projected camera by camera as its views are
+written, BLOCK_FRAMES at a time (`Chunks`), when nothing is realised from it (a plain gt run): its 2D never
+exists whole. With occlusion or a detector source it is projected whole (those models need every camera's
+whole view; their memory grows with the take).
 """
 import tempfile
+from dataclasses import replace
 
 import numpy as np
 
 from .check import combine_error_blocks, error_blocks
-from .npz_stream import Items, Lazy
+from .npz_stream import Chunks, Items, Lazy
 from .parallel import thread_map
 from .projection import project
 
@@ -50,8 +56,26 @@ class Spill:
 
 
 def stored_3d(take):
-    """The 3D as stored (float32): the 2D is the exact image of the file's 3D."""
+    """The 3D as stored (float32): the 2D is the exact image of the file's 3D. A long take's as Chunks (one
+    block at a time)."""
+    if len(take.joints) > BLOCK_FRAMES:
+        n = len(take.joints)
+        return Chunks(np.float32, take.joints.shape,
+                      (take.joints[a:a + BLOCK_FRAMES].astype(np.float32) for a in range(0, n, BLOCK_FRAMES)))
     return take.joints.astype(np.float32)
+
+
+def take_slice(take, a, b):
+    """Frames a:b of a take (views, no copy), face points included."""
+    return replace(take, joints=take.joints[a:b], face=None if take.face is None else take.face[a:b])
+
+
+def combine_pieces(blocks, starts):
+    """One error_block from the error_blocks of consecutive pieces of a view starting at frames `starts`."""
+    total = sum(b[0] for b in blocks)
+    count = sum(b[1] for b in blocks)
+    k = max(range(len(blocks)), key=lambda i: (blocks[i][2], -i))  # the first piece reaching the maximum
+    return total, count, blocks[k][2], int(starts[k] + blocks[k][3]), blocks[k][4]
 
 
 def _blocks(takes, limit):
@@ -74,8 +98,9 @@ class Views:
     `points_of(take, stored_3d)` gives the 3D points whose images are the keypoints; `realise(take, points,
     cameras, 2D views, visibility views)` gives {key: [array per camera]} for the later files."""
 
-    def __init__(self, by_subject, cameras, points_of, realise, block_frames=None):
+    def __init__(self, by_subject, cameras, points_of, realise, block_frames=None, realises=True):
         self.by_subject, self.cameras = by_subject, cameras
+        self.realises = realises  # whether realise makes anything (else long takes are streamed per camera)
         self.points_of, self.realise = points_of, realise
         self.block_frames = block_frames or BLOCK_FRAMES
         self.errors = {}  # (subject, action, camera) -> error_block
@@ -104,7 +129,9 @@ class Views:
         {key: {subject: {action: [array per camera]}}} of what realise makes of it."""
         s, takes = next(iter(self.by_subject.items()))
         t, cams = takes[0], self.cameras[s]
-        points = self.points_of(t, stored_3d(t)).astype(np.float64)
+        if len(t.joints) > self.block_frames:  # the preview shows the first frames only
+            t = take_slice(t, 0, self.block_frames)
+        points = self.points_of(t, t.joints.astype(np.float32)).astype(np.float64)
         views = [project(points, c) for c in cams]
         gt, vis = [p.astype(np.float32) for p, _ in views], [v for _, v in views]
         realised = self.realise(t, points, cams, gt, vis)
@@ -116,8 +143,11 @@ class Views:
     def _subject(self, subject, takes):
         cams = self.cameras[subject]
         for block in _blocks(takes, self.block_frames):
+            if len(block) == 1 and len(block[0].joints) > self.block_frames and not self.realises:
+                yield block[0].action, self._long_views(subject, block[0], cams)
+                continue
             # One array per block, projected camera by camera on threads: the cameras share the cores.
-            stored = [self.points_of(t, stored_3d(t)) for t in block]
+            stored = [self.points_of(t, t.joints.astype(np.float32)) for t in block]
             bounds = np.cumsum([0] + [len(p) for p in stored])
             points = np.concatenate(stored).astype(np.float64)
             del stored
@@ -137,6 +167,33 @@ class Views:
                 for key, arrays in self.realise(t, points[a:b], cams, gt, vis).items():
                     self._park(key, subject, t.action, arrays)
                 yield t.action, gt
+
+    def _long_views(self, subject, take, cams):
+        """A long take's view per camera as Chunks, projected block by block while it is written; its
+        visibility is spilled as it comes (one camera's pieces are consecutive in the spill file) and its
+        check errors combined over the pieces."""
+        n, step = len(take.joints), self.block_frames
+        first = self.points_of(take_slice(take, 0, 1), take.joints[:1].astype(np.float32))
+        entries = [None] * len(cams)
+
+        def pieces(i, cam):
+            errs, starts, start_entry = [], [], None
+            for a in range(0, n, step):
+                part = take_slice(take, a, min(a + step, n))
+                points = self.points_of(part, part.joints.astype(np.float32)).astype(np.float64)
+                p, v = project(points, cam)
+                p32 = p.astype(np.float32)
+                errs.append(error_blocks(p, p32, [0, len(p)])[0])
+                starts.append(a)
+                e = self.spill.add(v)
+                start_entry = start_entry or e
+                yield p32
+            entries[i] = (start_entry[0], start_entry[1], (n,) + tuple(start_entry[2][1:]))
+            self.errors[subject, take.action, i] = combine_pieces(errs, starts)
+            if i == len(cams) - 1:
+                self.parked["visibility", subject, take.action] = entries
+
+        return [Chunks(np.float32, (n,) + first.shape[1:-1] + (2,), pieces(i, c)) for i, c in enumerate(cams)]
 
     def _park(self, key, subject, action, arrays):
         self.parked[key, subject, action] = [self.spill.add(x) for x in arrays]
