@@ -352,7 +352,7 @@ def parse_motion(body, header, n_channels, path="<string>", reader="auto"):
         raise ImportError("the pandas motion reader needs pandas: pip install hpd3d[fast]")
     if isinstance(body, str):
         body = Body(body.encode("utf-8", errors="replace"))
-    motion = _chunked_motion(body, header.frames, n_channels, reader != "numpy" and pandas_available())
+    motion = _chunked_motion(body, header.frames, n_channels, _use_pandas(reader, body.size()))
     if motion is None:
         motion = _numpy_motion(body.text(), header, n_channels, path)
     return motion
@@ -379,6 +379,23 @@ def _chunked_motion(body, frames, n_channels, use_pandas):
     if row != frames or not np.isfinite(motion).all():
         return None
     return motion
+
+
+PANDAS_AFTER_BYTES = 16 << 20  # 'auto': numpy until a process has read this much motion text, then pandas
+_numpy_bytes = 0
+
+
+def _use_pandas(reader, size):
+    """Whether to read a motion block of `size` bytes with pandas. 'auto' reads with numpy until the process
+    has read PANDAS_AFTER_BYTES (or the block alone is that large): pandas costs ~0.4 s to import and ~1 ms
+    a call, which a few hundred short takes do not earn back (the bits are the same either way)."""
+    global _numpy_bytes
+    if reader == "numpy":
+        return False
+    if reader == "pandas" or _PANDAS or _numpy_bytes + size >= PANDAS_AFTER_BYTES:
+        return pandas_available()
+    _numpy_bytes += size
+    return False
 
 
 def pandas_available():
@@ -573,7 +590,7 @@ class MotionStream:
     def windows(self):
         """(first row, (rows, n_channels) float64) for every CHUNK_BYTES of motion text in file order: the
         values read_bvh gives for those rows, bit for bit. InputError (file and line) at the first problem."""
-        use_pandas = self.reader != "numpy" and pandas_available()
+        use_pandas = _use_pandas(self.reader, PANDAS_AFTER_BYTES)  # a long take: worth the import
         path, n, frames = self.path, self.n_channels, self.header.frames
         row, line, buf, eof = 0, self.header.first_line, self.rest, False
         self.rest = b""

@@ -45,17 +45,37 @@ def local_transforms(bvh):
 
 
 def forward_kinematics(parents, local_rot, local_trans):
-    """Global rotations (F, N, 3, 3) and positions (F, N, 3); `parents` lists parents before children."""
+    """Global rotations (F, N, 3, 3) and positions (F, N, 3); `parents` lists parents before children.
+    Vectorised over the points of one depth of the tree (a few levels instead of one step per point)."""
     glob_rot = np.empty_like(local_rot)
     glob_pos = np.empty_like(local_trans)
-    for j, p in enumerate(parents):
-        if p < 0:
-            glob_rot[:, j] = local_rot[:, j]
-            glob_pos[:, j] = local_trans[:, j]
+    for js, ps in tree_levels(tuple(parents)):
+        if ps is None:
+            glob_rot[:, js] = local_rot[:, js]
+            glob_pos[:, js] = local_trans[:, js]
         else:
-            glob_rot[:, j] = glob_rot[:, p] @ local_rot[:, j]
-            glob_pos[:, j] = glob_pos[:, p] + np.einsum("fij,fj->fi", glob_rot[:, p], local_trans[:, j])
+            parent_rot = glob_rot[:, ps]
+            glob_rot[:, js] = parent_rot @ local_rot[:, js]
+            glob_pos[:, js] = glob_pos[:, ps] + np.einsum("fkij,fkj->fki", parent_rot, local_trans[:, js])
     return glob_rot, glob_pos
+
+
+_LEVELS = {}
+
+
+def tree_levels(parents):
+    """[(point indices, their parents' indices or None for roots)] by depth, roots first (cached)."""
+    if parents not in _LEVELS:
+        if len(_LEVELS) > 1000:
+            _LEVELS.clear()
+        depth = []
+        for p in parents:
+            depth.append(0 if p < 0 else depth[p] + 1)
+        depth = np.array(depth, dtype=int)
+        par = np.array(parents, dtype=int)
+        _LEVELS[parents] = [(np.flatnonzero(depth == d), None if d == 0 else par[depth == d])
+                            for d in range(int(depth.max()) + 1 if len(depth) else 0)]
+    return _LEVELS[parents]
 
 
 def resample(local_rot, local_trans, frame_time, fps):

@@ -11,6 +11,7 @@ what it returns for np.savez of the same dict (test_npz_stream.py compares them)
 the values of the other entries being dropped as they are yielded, so a reader holds one take at a time.
 """
 import io
+import math
 import pickle
 import struct
 import time
@@ -116,7 +117,7 @@ class PickleWriter:
     def array(self, dtype, shape, pieces):
         """An ndarray as numpy pickles it: _reconstruct, then the state (version, shape, dtype, fortran,
         data bytes) with the data written piece by piece."""
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow, no numpy call per array
         size = (pickle.BINBYTES + struct.pack("<I", nbytes) if nbytes < 2 ** 32
                 else pickle.BINBYTES8 + struct.pack("<Q", nbytes))
         head, tail = _array_ops(dtype, len(shape))

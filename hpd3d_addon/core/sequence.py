@@ -18,7 +18,7 @@ class Sequence:
     """World-space points of one take.
 
     names/parents/is_end_site describe N points (joints, then End Sites in file order); positions are
-    (F, N, 3) metres, rotations (F, N, 3, 3) each point's world rotation relative to its rest pose
+    (F, N, 3) metres, rotations (F, N, 3, 3) each point's world rotation relative to its rest pose (an array or WorldRotations)
     (End Sites take their joint's), rest_offsets (N, 3) each point's rest offset from its parent in world
     axes and metres.
     """
@@ -72,7 +72,7 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
     check_body(path, glob_pos, extent, factor)
     a = BVH_TO_WORLD
     positions = factor * (glob_pos @ a.T)
-    rotations = a @ glob_rot @ a.T
+    rotations = WorldRotations(glob_rot, a)
     offsets = np.array([j.offset for j in bvh.joints]) * factor @ a.T
     return Sequence(
         subject=subject, action=action, source=str(path),
@@ -82,6 +82,25 @@ def sequence_from_bvh(path, subject, action, scale="auto", fps=None):
         fps=out_fps, scale=factor, unit=unit, height=extent * factor,
         info={"source_frames": bvh.frame_count, "source_fps": 1.0 / bvh.frame_time},
     )
+
+
+class WorldRotations:
+    """Every point's world rotation (F, N, 3, 3), turned from BVH axes into world axes only for the points
+    indexed (`rotations[:, head]`): the mapping needs one or two points' rotations, not all of them."""
+
+    def __init__(self, bvh_rotations, axes):
+        self.bvh, self.axes = bvh_rotations, axes
+
+    @property
+    def shape(self):
+        return self.bvh.shape
+
+    def __getitem__(self, index):
+        return self.axes @ self.bvh[index] @ self.axes.T
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.axes @ self.bvh @ self.axes.T
+        return out if dtype is None else out.astype(dtype)
 
 
 def check_bvh_values(bvh):

@@ -14,6 +14,7 @@ written, BLOCK_FRAMES at a time (`Chunks`), when nothing is realised from it (a 
 exists whole. With occlusion or a detector source it is projected whole (those models need every camera's
 whole view; their memory grows with the take).
 """
+import math
 import tempfile
 from dataclasses import replace
 
@@ -45,11 +46,22 @@ class Spill:
 
     def read(self, entry):
         offset, dtype, shape = entry
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if not count:
             return np.empty(shape, dtype)
         self.file.seek(offset)
         return np.fromfile(self.file, dtype=dtype, count=count).reshape(shape)
+
+    def read_all(self, entries):
+        """The arrays of entries that follow one another in the file (a take's cameras), in one read."""
+        if len(entries) < 2 or any(a[0] + math.prod(a[2]) * np.dtype(a[1]).itemsize != b[0]
+                                   for a, b in zip(entries, entries[1:])):
+            return [self.read(e) for e in entries]
+        start, end = entries[0][0], entries[-1][0] + math.prod(entries[-1][2]) * np.dtype(entries[-1][1]).itemsize
+        self.file.seek(start)
+        data = self.file.read(end - start)
+        return [np.frombuffer(data, dtype=d, count=math.prod(shape), offset=o - start).reshape(shape)
+                if math.prod(shape) else np.empty(shape, d) for o, d, shape in entries]
 
     def close(self):
         self.file.close()
@@ -114,7 +126,7 @@ class Views:
     def spilled(self, key):
         """{subject: {action: [array per camera]}} of a parked key (after positions_2d was written)."""
         def arrays(s, a):
-            return [self.spill.read(e) for e in self.parked[key, s, a]]
+            return self.spill.read_all(self.parked[key, s, a])
         return Items((s, Items((t.action, Lazy(lambda s=s, a=t.action: arrays(s, a))) for t in takes))
                      for s, takes in self.by_subject.items())
 
