@@ -147,3 +147,56 @@ def test_a_long_take_streamed_writes_the_usual_dataset(tmp_path, monkeypatch, ca
     assert rc == 0 and "PASS" in report, report + err
     monkeypatch.undo()
     _same(_load_all(tmp_path / "whole"), _load_all(tmp_path / "long"))
+
+
+def test_stream_reader_fuzzed_against_the_whole_reader(tmp_path, monkeypatch):
+    """300 seeded single mutations of a motion block (a byte dropped, doubled or replaced, a token or a line
+    inserted or removed, CR line ends): the window reader gives the whole reader's array, or its error."""
+    monkeypatch.setattr(bvh_module, "CHUNK_BYTES", 700)
+    text = (FAMILIES / "lafan1_walk1.bvh").read_bytes()
+    cut = text.index(b"Frame Time:")
+    cut = text.index(b"\n", cut) + 1
+    head, body = text[:cut], text[cut:]
+    rng = np.random.default_rng(12)
+    junk = [b"x", b"nan", b"1e999", b"-", b".", b" ", b"\n", b"\t", b"1e5", b"\r\n", b"\xff", b"1,5", b"+.5", b"0x10"]
+    outcomes = set()
+    for case in range(300):
+        b = bytearray(body)
+        i = int(rng.integers(len(b)))
+        kind = case % 6
+        if kind == 0:
+            del b[i]
+        elif kind == 1:
+            b[i:i] = b[i:i + 1]
+        elif kind == 2:
+            b[i:i + 1] = junk[int(rng.integers(len(junk)))]
+        elif kind == 3:
+            b[i:i] = b" " + junk[int(rng.integers(len(junk)))] + b" "
+        elif kind == 4:
+            lines = bytes(b).split(b"\n")
+            k = int(rng.integers(len(lines)))
+            lines.insert(k, lines[k]) if rng.random() < 0.5 else lines.pop(k)
+            b = bytearray(b"\n".join(lines))
+        else:
+            b = bytearray(bytes(b).replace(b"\n", b"\r\n"))
+        f = tmp_path / f"c{case}.bvh"
+        f.write_bytes(head + bytes(b))
+        try:
+            whole = bvh_module.read_bvh(f).motion
+        except InputError as exc:
+            whole = str(exc)
+        stream = long_take.open_stream(f)
+        assert stream is not None, case
+        try:
+            got = np.concatenate([m for _, m in stream.windows()])
+        except InputError as exc:
+            got = str(exc)
+        finally:
+            stream.close()
+        if isinstance(whole, str):
+            assert got == whole, (case, got, whole)
+            outcomes.add(whole.split(": ", 1)[1].split(" '")[0][:30])
+        else:
+            assert isinstance(got, np.ndarray) and np.array_equal(got, whole), case
+            outcomes.add("ok")
+    assert "ok" in outcomes and len(outcomes) >= 4, outcomes
