@@ -38,7 +38,7 @@ def motion_block(raw):
 def readers():
     out = {"hpd3d read_bvh, numpy reader": lambda p, raw: hbvh.read_bvh(p, reader="numpy").motion}
     if hbvh.pandas_available():
-        out["hpd3d read_bvh, pandas reader (auto)"] = lambda p, raw: hbvh.read_bvh(p, reader="pandas").motion
+        out["hpd3d read_bvh, pandas reader (auto after 16 MB)"] = lambda p, raw: hbvh.read_bvh(p, reader="pandas").motion
     out["np.fromstring (motion block)"] = lambda p, raw: np.fromstring(motion_block(raw).decode(), sep=" ")
     try:
         import pandas as pd
