@@ -109,3 +109,33 @@ def test_numpy_reader_alone(tmp_path):
         bvh.parse_bvh(HEADER + "1 2 3\n4 5\n", "x.bvh", reader="numpy")
     with pytest.raises(ValueError):
         bvh.parse_bvh(HEADER + "1 2 3\n", "x.bvh", reader="fortran")
+
+
+def test_a_repeated_hierarchy_is_read_from_the_cache_alike(tmp_path):
+    """The hierarchy of a skeleton seen before comes from bvh._HIERARCHIES: the same joints (copies the
+    caller may change), and errors after it name the same lines as without the cache."""
+    from hpd3d_addon.core import bvh as B
+    src = sorted(SAMPLES.glob("*.bvh"))[0]
+    B._HIERARCHIES.clear()
+    first = B.read_bvh(src)
+    assert len(B._HIERARCHIES) == 1
+    first.joints[0].offset[:] = 99.0
+    first.joints[0].channels.append("bogus")
+    second = B.read_bvh(src)
+    B._HIERARCHIES.clear()
+    fresh = B.read_bvh(src)
+    for a, b in zip(second.joints, fresh.joints):
+        assert (a.name, a.parent, a.channels, a.channel_start, a.is_end_site) == \
+               (b.name, b.parent, b.channels, b.channel_start, b.is_end_site)
+        assert np.array_equal(a.offset, b.offset)
+    assert np.array_equal(second.motion, fresh.motion)
+    bad = tmp_path / "bad.bvh"
+    bad.write_text(src.read_text().replace("Frames:", "Frames: x\nFrames:", 1))
+    messages = []
+    for _ in range(2):  # the first parse fills the cache (from src), the second uses it
+        B._HIERARCHIES.clear() if not messages else None
+        B.read_bvh(src)
+        with pytest.raises(InputError) as exc:
+            B.read_bvh(bad)
+        messages.append(str(exc.value))
+    assert messages[0] == messages[1] and f"{bad}:133: frame count" in messages[0], messages
