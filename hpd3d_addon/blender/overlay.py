@@ -35,11 +35,12 @@ import numpy as np
 
 from ..core.dataset import keypoint_points, load_take_safe, map_sequence, realise
 from ..core.errors import HPD3DError
+from ..core.layouts import layout_2d
 from ..core.noise import parse_noise
 from ..core.projection import project
 from ..core.rigs import build_rig
-from .operators import (SCENE_SUBJECT, UserError, bvh_inputs, generate_options_for_rig, rig_settings,
-                        scene_action_name, scene_armature)
+from .operators import (SCENE_SUBJECT, UserError, _keypoint_settings, bvh_inputs, generate_options_for_rig,
+                        rig_settings, scene_action_name, scene_armature)
 from .rig_objects import CAMERA_TAG, rig_camera_objects
 from .scene_armature import evaluate_armature, frame_range, scene_fps
 
@@ -167,7 +168,9 @@ def compute(context, key):
 def _compute(context, key):
     props = context.scene.hpd3d
     settings = rig_settings(props, context.scene)
-    options = replace(generate_options_for_rig(props), rig=settings, keypoints=("gt", "detector"))
+    # the Output options' noise model, seed and 2D layout, as Generate Dataset would write the detector file
+    keypoints = dict(_keypoint_settings(props), keypoints=("gt", "detector"))
+    options = replace(generate_options_for_rig(props), rig=settings, **keypoints)
     mapping = options.mapping_dict()
     if props.source == "BVH":
         takes = bvh_inputs(props)
@@ -186,8 +189,12 @@ def _compute(context, key):
         subject, motion = seq.subject, [shown.joints]
         start, source_fps = float(frame_range(obj, context.scene)[0]), scene_fps(context.scene)
     cameras = build_rig(settings, np.concatenate([m.reshape(-1, 3) for m in motion]), subject)
+    parents, left, right = list(shown.parents), list(shown.joints_left), list(shown.joints_right)
+    if options.layout_2d == "coco17":  # the keypoints drawn are COCO-17's: its bones and sides
+        lay = layout_2d("coco17")
+        parents, (left, right) = list(lay.parents), [list(side) for side in lay.keypoints_symmetry]
     return OverlayData(key=key, subject=subject, action=shown.action, frames=shown.joints.shape[0],
-                       parents=list(shown.parents), left=list(shown.joints_left), right=list(shown.joints_right),
+                       parents=parents, left=left, right=right,
                        start=start, step=source_fps / shown.fps, views=camera_views(shown, cameras, options),
                        noise=f"{options.noise}, seed {_noise_seed(options)}")
 
@@ -476,13 +483,13 @@ class HPD3D_OT_toggle_overlay(bpy.types.Operator):
         name="Layer", default="JOINTS",
         items=[("JOINTS", "Joints", "The overlay itself: the dataset's exact 2D joints and bones"),
                ("DETECTOR", "Detector", "Also the detector keypoints (green +) that --keypoints detector would "
-                                        "write for these settings (noise model cpn, the rig's seed)")])
+                                        "write for these settings (the Noise, Noise Seed and 2D Layout options)")])
 
     @classmethod
     def description(cls, context, properties):
         if properties.layer == "DETECTOR":
             return ("Show or hide the detector keypoints (green +) that the dataset's detector file would hold "
-                    "for these settings (noise model cpn, seed of the rig), over the joint overlay")
+                    "for these settings (the Output options' Noise, Noise Seed and 2D Layout), over the joint overlay")
         return cls.__doc__
 
     @classmethod

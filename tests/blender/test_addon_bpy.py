@@ -54,6 +54,8 @@ def session(tmp_path_factory):
                                           "rig_type": "SCENE"},
         }},
         {"kind": "import_bvh", "props": {"input_path": str(SAMPLES / "hpd3d_sample_walk.bvh")}},
+        {"kind": "overlay_data", "props": {"input_path": str(SAMPLES / "hpd3d_sample_walk.bvh"), "noise": "gauss:4",
+                                           "noise_seed": 7, "layout_2d": "coco17"}},
     ]
     started = time.perf_counter()
     result = run_session(sys.executable, addon_zip, tasks, tmp / "work")
@@ -157,3 +159,30 @@ def test_import_bvh_brings_the_take_in_at_the_dataset_scale(session):
     assert task["armatures"] == ["hpd3d_sample_walk"]
     assert task["frame_range"] == [1.0, 120.0]
     assert abs(task["fps"] - 30.0) < 1e-3
+
+
+def test_overlay_shows_the_detector_file_of_the_output_options(session, tmp_path):
+    """The overlay's detector keypoints follow the Output options (Noise, Noise Seed, 2D Layout): for
+    gauss:4, seed 7 and COCO-17 they are the detector file `hpd3d generate` writes with those options, drawn
+    with COCO-17's bones."""
+    import numpy as np
+    from hpd3d_addon.core.layouts import layout_2d
+    result, _ = session
+    task = next(t for t in result["tasks"] if isinstance(t, dict) and "views" in t)
+    assert not task["error"], task["error"]
+    assert task["noise"] == "gauss:4, seed 7"
+    coco = layout_2d("coco17")
+    assert task["parents"] == list(coco.parents) and [task["left"], task["right"]] == [list(x) for x in
+                                                                                       coco.keypoints_symmetry]
+    out = tmp_path / "cli"
+    assert cli("generate", SAMPLES / "hpd3d_sample_walk.bvh", "--out", out, "--quiet", "--keypoints", "gt,detector",
+               "--noise", "gauss:4", "--noise-seed", "7", "--layout-2d", "coco17") == 0
+    with np.load(out / "data_2d_blender_detector.npz", allow_pickle=True) as d:
+        det = d["positions_2d"].item()
+    with np.load(out / "data_2d_blender_gt.npz", allow_pickle=True) as d:
+        gt = d["positions_2d"].item()
+    (views,), (gt_views,) = [a for s in det.values() for a in s.values()], [a for s in gt.values() for a in s.values()]
+    assert len(views) == len(task["views"]) == 4
+    for i, (cid, v) in enumerate(task["views"].items()):  # cameras in rig order
+        assert np.array_equal(np.asarray(v["px"], np.float32), gt_views[i]), cid
+        assert np.array_equal(np.asarray(v["detector"], np.float32), views[i]), cid

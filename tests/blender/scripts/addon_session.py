@@ -477,7 +477,21 @@ def task_refuse_existing_first(t):
     return {"first": first, "second": second, "frames_evaluated": len(frames)}
 
 
-TASKS = {"generate": task_generate, "armature_states": task_armature_states, "unit_scale": task_unit_scale,
+def task_overlay_data(t):
+    """The overlay's data (what it draws) for the given settings, without a window: per camera the gt and
+    detector pixels it would draw, and the bones and sides it draws them with."""
+    import importlib
+    reset()
+    set_props(t.get("props", {}))
+    overlay = importlib.import_module(MODULE + ".blender.overlay")
+    data = overlay.compute(bpy.context, overlay.data_key(bpy.context))
+    views = {str(cid): {"px": v.px.tolist(), "detector": v.detector.tolist(), "occluded": v.occluded.tolist()}
+             for cid, v in data.views.items()}
+    return {"error": data.error, "noise": data.noise, "parents": data.parents, "left": data.left,
+            "right": data.right, "views": views}
+
+
+TASKS = {"overlay_data": task_overlay_data, "generate": task_generate, "armature_states": task_armature_states, "unit_scale": task_unit_scale,
          "build_rig_edits": task_build_rig_edits, "report_not_saved": task_report_not_saved,
          "refuse_existing_first": task_refuse_existing_first, "panel_draws": task_panel_draws, "build_rig": task_build_rig, "errors": task_errors,
          "import_bvh": task_import_bvh,
