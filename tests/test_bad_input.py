@@ -202,6 +202,17 @@ def test_missing_input_is_one_line(tmp_path):
     _assert_one_line_error(r, tmp_path / "nope.bvh")
 
 
+def test_a_device_or_pipe_as_input_is_named_for_what_it_is(tmp_path):
+    import os
+    fifo = tmp_path / "take.bvh"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", fifo):
+        r = run_cli("generate", path, "--out", tmp_path / "out")
+        _assert_one_line_error(r, path)
+        assert "not a regular file or folder" in r.stderr, r.stderr
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
 def _batch(tmp_path):
     """A subject folder with three good files and three bad ones."""
     folder = tmp_path / "S1"

@@ -37,6 +37,9 @@ def discover(inputs, subject=None):
                     takes.append(Take(subject or d.name, f.stem, f))
             if not files and not subdirs:
                 raise HPD3DError(f"{path}: no .bvh files in this folder or its subfolders")
+        elif path.exists():  # a device, a pipe, a socket: nothing a BVH reader should open
+            raise HPD3DError(f"{path}: not a regular file or folder (a device, pipe or socket): give a .bvh file "
+                             "or a folder of them")
         else:
             raise HPD3DError(f"{path}: no such file or folder")
     seen = {}
