@@ -286,6 +286,7 @@ class Case:
         self.argv = []       # CLI arguments (generate/check), paths relative to the case folder
         self.loader = False  # also load the dataset with BlenderDataset
         self.marker = None
+        self.links = {}      # relative path -> symlink target ('fifo' makes a named pipe there instead)
 
 
 def _options(rng, count, allow_rig=True):
@@ -308,6 +309,10 @@ def make_case(number, seed, base):
     gen = ["generate", "in/S1/take.bvh", "--out", "out", "--quiet"]
     if rng.random() < 0.3:
         gen += ["--keypoints", "gt,detector"]
+    if kind != "npz" and rng.random() < 0.04:  # control characters in the input's name: errors stay one line
+        name = "in/S1/" + rng.choice(["ta\nke", "t\x1b[31mke", "ta\rke", "t\tk\x07e"]) + ".bvh"
+        gen[1] = name
+        case.rename = name
     if kind == "bvh":
         case.files["in/S1/take.bvh"] = mutate_bvh(text, rng)
         case.argv = gen + _options(rng, rng.choice([0, 0, 1, 2]))
@@ -334,6 +339,8 @@ def make_case(number, seed, base):
         case.argv = gen + ["--keypoints", "gt,detector", "--noise", "noise.json"] + _options(rng, rng.choice([0, 1]))
     else:
         _npz_case(case, rng, base)
+    if getattr(case, "rename", None):
+        case.files[case.rename] = case.files.pop("in/S1/take.bvh")
     return case
 
 
@@ -342,8 +349,11 @@ def _npz_case(case, rng, base):
     files = dict(base["dataset"])
     case.argv = ["check", "ds"]
     case.loader = True
-    op = rng.randrange(5)
+    op = rng.randrange(8)
     name = rng.choice(["data_3d_blender.npz", "data_2d_blender_gt.npz"])
+    if op >= 5:
+        _folder_case(case, files, op, name, rng)
+        return
     if op == 0:  # bytes
         data = bytearray(files[name])
         for _ in range(rng.randint(1, 8)):
@@ -370,6 +380,30 @@ def _npz_case(case, rng, base):
         raw = rng.choice(list(payloads(str(Path("ds") / case.marker)).values()))
         members[key] = _place(members[key], raw, rng)
         files[name] = _npz_bytes(members, 2)
+    case.files.update({f"ds/{k}": v for k, v in files.items()})
+
+
+def _folder_case(case, files, op, name, rng):
+    """The folder around the files damaged: its manifest, an interrupted commit's journal and stage, or a
+    file replaced by a symbolic link to a device, a pipe or outside the folder; checked, repaired or written
+    over."""
+    if op == 5:  # manifest.json
+        manifest = json.loads(files["manifest.json"])
+        files["manifest.json"] = json_text(mutate_tree(manifest, rng, JSON_LEAVES), rng)
+    elif op == 6:  # a journal (and a stage) left by a run that died at its commit
+        journal = {"version": 1, "moves": sorted(files), "remove": [], "run_id": "x"}
+        text = json_text(mutate_tree(journal, rng, JSON_LEAVES + ["../escape", "/etc/passwd", ".hpd3d.lock"]), rng)
+        files[".hpd3d-commit.json"] = text
+        for staged in rng.sample(sorted(files), rng.randint(0, 3)):
+            files[f".hpd3d-stage/{staged}"] = files[staged][:rng.randrange(len(files[staged]) + 1)]
+    else:  # a symbolic link where a file was
+        del files[name]
+        case.links[f"ds/{name}"] = rng.choice(["/dev/zero", "/dev/urandom", "fifo", "../outside.npz", "/"])
+        case.files["outside.npz"] = files.get("data_2d_blender_gt.npz", b"")
+    case.argv = rng.choice([["check", "ds"], ["check", "ds", "--repair"],
+                            ["generate", "in/S1/take.bvh", "--out", "ds", "--overwrite", "--quiet"]])
+    if case.argv[0] == "generate":
+        case.files["in/S1/take.bvh"] = SAMPLE[0].read_text(encoding="utf-8") if SAMPLE else FAMILIES[0].read_text()
     case.files.update({f"ds/{k}": v for k, v in files.items()})
 
 
@@ -668,6 +702,10 @@ def run_case(case, root, memory, seconds, keep=False):
         p = folder / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+    for rel, target in case.links.items():
+        p = folder / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(p) if target == "fifo" else os.symlink(target, p)
     folder.mkdir(parents=True, exist_ok=True)
     out_path = folder / "output.txt"
     before_mb = _resident_mb()
