@@ -200,3 +200,18 @@ def test_stream_reader_fuzzed_against_the_whole_reader(tmp_path, monkeypatch):
             assert isinstance(got, np.ndarray) and np.array_equal(got, whole), case
             outcomes.add("ok")
     assert "ok" in outcomes and len(outcomes) >= 4, outcomes
+
+
+@pytest.mark.parametrize("spec, distortion", [("h36m", "h36m"), ("dome", "none"), ("random:4", "h36m")])
+def test_rig_fit_in_blocks_gives_the_same_cameras(monkeypatch, spec, distortion):
+    """A long take's rig is fitted without a centred copy of its points and its distortion check projects
+    them in blocks: the same cameras, bit for bit, as the shared copy and the whole projection."""
+    from hpd3d_addon.core import rigs
+    take = load_take(Take(path=SAMPLES / "hpd3d_sample_walk.bvh", subject="S1", action="walk"), GenerateOptions())
+    settings = rigs.parse_rig(spec, distortion=distortion)
+    whole = rigs.build_rig(settings, take.joints, "S1")
+    monkeypatch.setattr(rigs, "SHARED_CENTRE_POINTS", 10)
+    monkeypatch.setattr(rigs, "PROJECT_BLOCK_POINTS", 97)
+    blocks = rigs.build_rig(settings, take.joints, "S1")
+    for a, b in zip(whole, blocks):
+        assert np.array_equal(a.translation, b.translation) and np.array_equal(a.rotation, b.rotation), a.id

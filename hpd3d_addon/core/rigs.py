@@ -226,6 +226,10 @@ def _elevation_for_height(settings, target):
     return float(np.degrees(np.arcsin(dz)))
 
 
+SHARED_CENTRE_POINTS = 1 << 22   # up to 4M points (96 MB) the fit shares one centred copy of the points
+PROJECT_BLOCK_POINTS = 1 << 20   # the distortion check projects this many points at a time
+
+
 def build_rig(settings, points, subject=""):
     """Cameras for one subject whose motion is `points` (..., 3) in world metres."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -261,7 +265,8 @@ def build_rig(settings, points, subject=""):
     else:
         raise RigError(f"unknown rig kind '{settings.kind}'")
     if settings.fit:
-        centered = points - target
+        # centred once for all the cameras, unless that copy would be large (a long take): then per block
+        centered = points - target if len(points) <= SHARED_CENTRE_POINTS else None
         def fit(k):
             c = cams[k]
             return fit_camera(c, points, target, settings.margin, centered) if _movable(settings, k) else c
@@ -296,12 +301,11 @@ def _json_camera(c, k, target, settings):
 def fit_camera(camera, points, target, margin, centered=None):
     """Move `camera` back along its line of sight until all points project inside its image with margin.
 
-    `centered` may pass `points - target`, computed once for all the cameras of a rig.
+    `centered` may pass `points - target`, computed once for all the cameras of a rig (else it is computed
+    block by block: the same numbers, no copy of the points).
     """
     forward = camera.rotation[:, 2]
     base = camera.translation
-    if centered is None:
-        centered = points - target
     d0 = float(np.dot(target - base, forward))             # current distance to the target along the axis
     # The camera moves along its own axis. Usually that axis passes through the target; a camera aimed
     # elsewhere (a sampled height and tilt) sees the target off the axis by (ox, oy): the bound below
@@ -319,8 +323,10 @@ def fit_camera(camera, points, target, margin, centered=None):
     # Pinhole bound: a / (c + d) within [lo, hi] for every point, with depth c + d > 0, where (a, b, c) are the
     # camera-axis coordinates relative to the target; in cache-sized blocks (maxima are exact in any order).
     need = -np.inf
-    for start in range(0, len(centered), CHUNK_POINTS):
-        local = centered[start:start + CHUNK_POINTS] @ camera.rotation
+    for start in range(0, len(points), CHUNK_POINTS):
+        block = (centered[start:start + CHUNK_POINTS] if centered is not None
+                 else points[start:start + CHUNK_POINTS] - target)
+        local = block @ camera.rotation
         a, b, c = local[:, 0], local[:, 1], local[:, 2]
         if aim is not target:
             a += ox
@@ -334,17 +340,24 @@ def fit_camera(camera, points, target, margin, centered=None):
         return _with_translation(camera, aim - d * forward)
     for _ in range(60):  # distortion is not in the bound: check with the full model, step back if needed
         cam = _with_translation(camera, aim - d * forward)
-        px, _ = project(points, cam)
-        x, y = px[:, 0], px[:, 1]
         # The bound puts the outermost joint exactly on the margin: allow rounding there (FIT_TOLERANCE_PX), or a
         # 1e-13 px miss steps the camera 5% back and near-identical motions get very different rigs.
         lo, tol = margin - FIT_TOLERANCE_PX, FIT_TOLERANCE_PX
-        # all inside <=> the extremes are inside (a NaN fails both ways, as it did every comparison)
-        if not px.size or (x.min() >= lo and x.max() <= cam.res_w - margin + tol
-                           and y.min() >= lo and y.max() <= cam.res_h - margin + tol):
+        if _all_inside(points, cam, lo, cam.res_w - margin + tol, cam.res_h - margin + tol):
             break
         d *= 1.05
     return cam
+
+
+def _all_inside(points, cam, lo, hi_x, hi_y):
+    """Whether every point projects within [lo, hi_x] x [lo, hi_y], projected in blocks (the extremes of the
+    blocks are the extremes of the whole; a NaN fails both ways, as it did every comparison)."""
+    for start in range(0, len(points), PROJECT_BLOCK_POINTS):
+        px, _ = project(points[start:start + PROJECT_BLOCK_POINTS], cam)
+        x, y = px[:, 0], px[:, 1]
+        if not (x.min() >= lo and x.max() <= hi_x and y.min() >= lo and y.max() <= hi_y):
+            return False
+    return True
 
 
 def _max_of(u, bound, c):
