@@ -97,7 +97,8 @@ def build_parser():
                    help="2D keypoint sources, comma-separated: gt (exact, always written), detector "
                         "(data_2d_NAME_detector.npz: detector-like noise, confidences); default gt")
     g.add_argument("--noise", default="cpn",
-                   help="detector noise model: cpn (default, see README), gauss:SIGMA_PX, or FILE.json")
+                   help="detector noise model: cpn (default, see README), coco (a COCO-17 detector through coco2h36m), "
+                        "gauss:SIGMA_PX, or FILE.json")
     g.add_argument("--noise-seed", type=int, default=None, help="seed of the detector noise (default: --seed)")
     g.add_argument("--occlusion", action="store_true",
                    help="also write the self-occlusion mask 'occluded' in a gt-only run (always with detector)")

@@ -218,3 +218,30 @@ def test_preview_shows_detector_beside_gt_and_occluded_joints(tmp_path):
     orange = (img[..., 0] > 0.8) & (img[..., 1] > 0.4) & (img[..., 1] < 0.65) & (img[..., 2] < 0.2)
     assert orange.sum() > 100  # the occluded-joint rings
     assert img.shape[1] > 1.2 * img.shape[0]  # 4 camera rows, 3 frames x (gt, detector) columns
+
+
+def test_coco_model_is_a_coco_detector_through_coco2h36m(tmp_path):
+    """--noise coco writes, in Human3.6M-17 order, exactly what the --layout-2d coco17 run's detector file
+    holds (same cameras, projection, occlusion and seeds) turned by layouts.coco_to_h36m (MotionBERT's
+    coco2h36m): head and nose are other points than the mocap joints; the gt file is unchanged."""
+    from hpd3d_addon.core.layouts import coco_to_h36m
+    from conftest import SAMPLES
+    src = [SAMPLES / "hpd3d_sample_walk.bvh"]
+    generate(src, GenerateOptions(out=str(tmp_path / "h"), subject="S1", rig=parse_rig("ring:3"),
+                                  keypoints=("gt", "detector"), noise="coco"))
+    generate(src, GenerateOptions(out=str(tmp_path / "c"), subject="S1", rig=parse_rig("ring:3"),
+                                  keypoints=("gt", "detector"), layout_2d="coco17"))
+    generate(src, GenerateOptions(out=str(tmp_path / "g"), subject="S1", rig=parse_rig("ring:3")))
+    h, c = _load(tmp_path / "h", "detector"), _load(tmp_path / "c", "detector")
+    gt_h, gt_plain = _load(tmp_path / "h", "gt"), _load(tmp_path / "g", "gt")
+    (views,) = [v for acts in h["positions_2d"].values() for v in acts.values()]
+    (coco,) = [v for acts in c["positions_2d"].values() for v in acts.values()]
+    (gt,) = [v for acts in gt_h["positions_2d"].values() for v in acts.values()]
+    (plain,) = [v for acts in gt_plain["positions_2d"].values() for v in acts.values()]
+    assert h["metadata"]["layout_2d"] == "h36m17" and h["metadata"]["num_joints"] == 17
+    for d, k, g, p in zip(views, coco, gt, plain):
+        assert np.array_equal(d, coco_to_h36m(k).astype(np.float32))
+        assert np.array_equal(g, p)
+        err = np.linalg.norm(d - g, axis=-1).mean(axis=0)
+        assert err[10] > 3 * err[1], err  # the head (mid-eyes) is far from the mocap head top; a hip is not
+    assert parse_noise("coco").detector_layout == "coco17" and parse_noise("cpn").detector_layout == "h36m17"

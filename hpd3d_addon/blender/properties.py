@@ -132,7 +132,8 @@ class HPD3DSettings(bpy.types.PropertyGroup):
     noise: StringProperty(
         name="Noise Model", default="cpn",
         description="Detector noise: cpn (default: MotionBERT's fitted per-joint noise, ~5 px like a fine-tuned "
-                    "CPN, swaps, gross errors; see README), gauss:SIGMA_PX, or a JSON file of parameters")
+                    "CPN, swaps, gross errors; see README), coco (a COCO-17 detector through MotionBERT's coco2h36m), "
+                    "gauss:SIGMA_PX, or a JSON file of parameters")
     noise_seed: IntProperty(
         name="Noise Seed", default=-1, min=-1,
         description="Seed of the detector noise; -1 uses the rig's Seed (as --noise-seed left out)")

@@ -14,7 +14,9 @@ import numpy as np
 
 from . import __version__
 from .errors import HPD3DError, InputError, MappingError, one_line
-from .layouts import H36M17, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward, source_layout
+from .layouts import (H36M17, coco_to_h36m, face_normals, face_points, h36m_to_coco, layout_2d, rest_forward,
+                      source_layout)
+from .projection import project
 from .limits import check_options
 from .long_take import is_long, load_long
 from .noise import detect, parse_noise, view_seed
@@ -133,7 +135,7 @@ def map_sequence(seq, options, mapping=None):
     else:
         raise HPD3DError(f"unknown layout '{options.layout}': use h36m17 or source")
     face = None
-    if options.layout_2d == "coco17":
+    if wants_face(options):
         if options.layout != "h36m17":
             raise HPD3DError("--layout-2d coco17 needs --layout h36m17 (the face points come from its head)")
         head = int(np.argmax(jm.weights[H36M17.joint_names.index("Neck/Nose")]))
@@ -142,6 +144,12 @@ def map_sequence(seq, options, mapping=None):
                 height_m=round(float(seq.height), 4), skeleton_preset=preset)
     return MappedTake(seq.subject, seq.action, seq.source, joints, list(layout.joint_names), list(layout.parents),
                       list(layout.joints_left), list(layout.joints_right), layout.name, seq.fps, info, face)
+
+
+def wants_face(options):
+    """Whether the take's face points are needed: COCO-17 2D, or a detector that sees COCO-17 keypoints."""
+    return options.layout_2d == "coco17" or ("detector" in keypoint_sources(options) and options.layout == "h36m17"
+                                             and parse_noise(options.noise).detector_layout == "coco17")
 
 
 def load_take(take, options, mapping=None):
@@ -378,11 +386,27 @@ def realise(take, points, cams, gt_views, vis_views, opts, model, seed):
         normals[:, :5] = face_normals(take.joints, points[:, :5])
     occluded = occlusion_masks(points, capsules, cams, normals, capsules.ignored_for(names))
     out = {"occluded": occluded}
-    if "detector" in sources:
+    if "detector" in sources and model.detector_layout == "coco17" and opts.layout_2d == "h36m17":
+        out["detector"], out["confidence"] = coco_detector(take, points, cams, opts, model, seed)
+    elif "detector" in sources:
         seeds = [view_seed(seed, take.subject, take.action, i) for i in range(len(cams))]
         det, conf = detect(np.stack(gt_views), np.stack(vis_views), np.stack(occluded), names, take.fps, model, seeds)
         out["detector"], out["confidence"] = list(det), list(conf)
     return out
+
+
+def coco_detector(take, points, cams, opts, model, seed):
+    """Detector keypoints and confidences in Human3.6M-17 from a detector of COCO-17 keypoints: what the
+    --layout-2d coco17 run's detector file holds (the same projection, occlusion and seeds), through
+    layouts.coco_to_h36m (MotionBERT's coco2h36m) like the in-the-wild pipelines that feed a lifter."""
+    coco_opts = replace(opts, layout_2d="coco17")
+    coco_points = keypoint_points(take, points.astype(np.float32), coco_opts).astype(np.float64)
+    views = [project(coco_points, c) for c in cams]
+    gt, vis = [p.astype(np.float32) for p, _ in views], [v for _, v in views]
+    coco = realise(take, coco_points, cams, gt, vis, coco_opts, replace(model, detector_layout="h36m17"), seed)
+    det = [coco_to_h36m(d).astype(np.float32) for d in coco["detector"]]
+    conf = [coco_to_h36m(c[..., None])[..., 0].astype(np.float32) for c in coco["confidence"]]
+    return det, conf
 
 
 def metadata_for_2d(metadata, opts):

@@ -74,7 +74,8 @@ def _load(stream, path, subject, action, options, mapping):
     out_frames = frames if plan is None else len(plan[0])
     skeleton = _Skeleton(joints)
     jm = resolve(skeleton, preset=options.preset, mapping=mapping, source=str(path))
-    acc = _Accumulator(out_frames, jm, skeleton, options.layout_2d == "coco17")
+    from .dataset import wants_face
+    acc = _Accumulator(out_frames, jm, skeleton, wants_face(options))
     for first, motion_rows in _resampled(stream, plan):
         check_motion_values(path, joints, motion_rows[1], first_row=motion_rows[0])
         acc.add(first, *motion_rows[2])

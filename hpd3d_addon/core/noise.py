@@ -126,6 +126,7 @@ class NoiseModel:
     truncated_scale: float = 3.0
     occluded_confidence: float = 0.5
     confidence_abms: tuple = (0.028, 1.1, -0.0046, 0.143)   # MotionBERT's d2c_params: a, b, m, s
+    detector_layout: str = "h36m17"   # coco17: detect COCO-17 keypoints, then coco2h36m into a Human3.6M-17 file
 
     def describe(self):
         d = asdict(self)
@@ -143,7 +144,11 @@ class NoiseModel:
 
 
 DEFAULT_MODEL = NoiseModel()
-NAMED_MODELS = {"cpn": DEFAULT_MODEL}
+# `coco`: an off-the-shelf COCO detector feeding a Human3.6M lifter: the cpn model on COCO-17 keypoints (nose,
+# eyes, ears, shoulders, ... as --layout-2d coco17 places them), turned into Human3.6M-17 by MotionBERT's
+# coco2h36m (layouts.coco_to_h36m): pelvis = mid-hips, thorax = mid-shoulders, nose and head = nose and
+# mid-eyes, other points than the mocap joints (README, "Detector-trained vs gt-trained").
+NAMED_MODELS = {"cpn": DEFAULT_MODEL, "coco": replace(DEFAULT_MODEL, name="coco", detector_layout="coco17")}
 
 
 def gauss_model(sigma_px):
@@ -213,6 +218,9 @@ def _check_values(data, path):
         if key == "name":
             if not isinstance(value, str):
                 raise InputError(path, "'name' must be a string")
+        elif key == "detector_layout":
+            if value not in ("h36m17", "coco17"):
+                raise InputError(path, "'detector_layout' must be \"h36m17\" or \"coco17\"")
         elif key == "joint_offset_px":
             if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                 raise InputError(path, f"'{key}' must be an object of joint name -> [x, y]")
