@@ -67,10 +67,10 @@ def generate_options(props, scene):
         raise UserError("Dataset Name is empty")
     return GenerateOptions(out=_abspath(props.output_dir), name=props.dataset_name.strip(),
                            rig=rig_settings(props, scene), strict=props.strict, overwrite=props.overwrite,
-                           preview=props.preview, **_motion_settings(props), **_keypoint_settings(props))
+                           preview=props.preview, **_motion_settings(props), **keypoint_settings(props))
 
 
-def _keypoint_settings(props):
+def keypoint_settings(props):
     """--keypoints, --noise, --noise-seed, --layout-2d, --occlusion from the Output panel, checked at once."""
     from ..core.noise import parse_noise
     noise = props.noise.strip() or "cpn"

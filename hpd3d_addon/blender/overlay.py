@@ -39,7 +39,7 @@ from ..core.layouts import layout_2d
 from ..core.noise import parse_noise
 from ..core.projection import project
 from ..core.rigs import build_rig
-from .operators import (SCENE_SUBJECT, UserError, _keypoint_settings, bvh_inputs, generate_options_for_rig,
+from .operators import (SCENE_SUBJECT, UserError, bvh_inputs, generate_options_for_rig, keypoint_settings,
                         rig_settings, scene_action_name, scene_armature)
 from .rig_objects import CAMERA_TAG, rig_camera_objects
 from .scene_armature import evaluate_armature, frame_range, scene_fps
@@ -169,7 +169,7 @@ def _compute(context, key):
     props = context.scene.hpd3d
     settings = rig_settings(props, context.scene)
     # the Output options' noise model, seed and 2D layout, as Generate Dataset would write the detector file
-    keypoints = dict(_keypoint_settings(props), keypoints=("gt", "detector"))
+    keypoints = dict(keypoint_settings(props), keypoints=("gt", "detector"))
     options = replace(generate_options_for_rig(props), rig=settings, **keypoints)
     mapping = options.mapping_dict()
     if props.source == "BVH":

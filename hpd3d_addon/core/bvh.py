@@ -124,19 +124,10 @@ def _parse_split(raw, path, reader):
     Time:' line) is decoded and parsed as text, the motion block read from the bytes in chunks. None when
     the header does not parse that way (then the whole text is parsed, which words any error)."""
     m = _FRAME_TIME_LINE.search(raw)
-    if m is None:
+    parsed = _split_header(raw, m, path) if m is not None else None
+    if parsed is None:
         return None
-    head = raw[:m.end()].decode("utf-8-sig", errors="replace")
-    if "\r" in head:
-        head = head.replace("\r\n", "\n").replace("\r", "\n")
-    lines = LineReader(head)
-    try:
-        joints, n_channels = cached_hierarchy(lines, path)
-        header = parse_motion_header(lines, path)
-    except InputError:
-        return None
-    if lines.pos != len(head) or n_channels == 0:
-        return None
+    joints, n_channels, header = parsed
     start = m.end()
     if raw.find(b"\r", start) >= 0:
         raw, start = raw[start:].replace(b"\r\n", b"\n").replace(b"\r", b"\n"), 0
@@ -388,9 +379,7 @@ def _chunked_motion(body, frames, n_channels, use_pandas):
     motion = np.empty((frames, n_channels))
     row = 0
     for chunk in body.chunks(CHUNK_BYTES):
-        values = _pandas_values(chunk, n_channels) if use_pandas else None
-        if values is None:
-            values = _numpy_values(chunk, n_channels)
+        values = _window_values(chunk, n_channels, use_pandas)
         if values is None:
             return None
         rows = values.size // n_channels
@@ -398,7 +387,7 @@ def _chunked_motion(body, frames, n_channels, use_pandas):
             return None
         motion[row:row + rows] = values.reshape(rows, n_channels)
         row += rows
-    if row != frames or not np.isfinite(motion).all():
+    if row != frames:
         return None
     return motion
 
@@ -675,7 +664,7 @@ def open_stream(path, reader="auto"):
             if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:65536]:
                 break
             m = _FRAME_TIME_LINE.search(data)
-        parsed = _stream_header(data, m, path) if m is not None else None
+        parsed = _split_header(data, m, path) if m is not None else None
     except OSError as exc:
         fh.close()
         _fail(path, f"cannot read file ({exc.strerror or exc})")
@@ -686,14 +675,15 @@ def open_stream(path, reader="auto"):
     return MotionStream(str(path), joints, n_channels, header, data[m.end():], fh, reader)
 
 
-def _stream_header(data, m, path):
-    """(joints, channels, MotionHeader) as _parse_split reads them, or None."""
+def _split_header(data, m, path):
+    """(joints, channels, MotionHeader) of the header in data[:m.end()] (up to its 'Frame Time:' line, match
+    `m`), or None when it does not parse that way (the whole-text reader then words the error)."""
     head = data[:m.end()].decode("utf-8-sig", errors="replace")
     if "\r" in head:
         head = head.replace("\r\n", "\n").replace("\r", "\n")
     lines = LineReader(head)
     try:
-        joints, n_channels = parse_hierarchy(lines, path)
+        joints, n_channels = cached_hierarchy(lines, path)
         header = parse_motion_header(lines, path)
     except InputError:
         return None

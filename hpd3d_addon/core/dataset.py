@@ -156,7 +156,7 @@ def load_take(take, options, mapping=None):
     """Read, kinematise and map one BVH take (runs in worker processes too); a file too long to hold whole
     window by window (core/long_take.py)."""
     if options.layout == "h36m17" and is_long(take.path):
-        loaded = load_long(take.path, take.subject, take.action, options, mapping)
+        loaded = load_long(take.path, take.subject, take.action, options, mapping, face=wants_face(options))
         if loaded is not None:
             joints, face, info, _ = loaded
             layout = H36M17

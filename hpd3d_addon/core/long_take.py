@@ -14,15 +14,17 @@ numbers to ~1e-16 relative). Everything else is the usual path's code on each wi
 mapped joints (408 bytes a frame for Human3.6M-17 in float64) plus one window's temporaries (~100 MB).
 """
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
-from .bvh import BvhMotion, open_stream  # noqa: F401 (open_stream: also for tests)
+from .bvh import BvhMotion, open_stream
 from .errors import InputError
 from .kinematics import BVH_TO_WORLD, forward_kinematics, local_transforms, resample_plan, resample_rows
 from .layouts import H36M17, face_points_from_forward, rest_forward
-from .sequence import check_body_values, check_header_values, check_motion_values, check_resampled_frames
+from .sequence import (WorldRotations, check_body_values, check_header_values, check_motion_values,
+                       check_resampled_frames)
 from .skeleton_presets import HEAD_TOP_RATIO, resolve
 from .units import pick_unit
 
@@ -36,7 +38,6 @@ def is_long(path):
         st = os.stat(path)
     except OSError:
         return False
-    import stat
     return stat.S_ISREG(st.st_mode) and st.st_size > LONG_TAKE_BYTES
 
 
@@ -50,19 +51,20 @@ class _Skeleton:
         self.rest_offsets = np.array([j.offset for j in joints]) @ BVH_TO_WORLD.T
 
 
-def load_long(path, subject, action, options, mapping=None):
+def load_long(path, subject, action, options, mapping=None, face=False):
     """(joints (F, 17, 3) world metres, face (F, 5, 3) or None, info, joint map) of a long take, or None when
-    the file is not read as a stream (then the usual path reads it whole and words any error)."""
+    the file is not read as a stream (then the usual path reads it whole and words any error). `face`: make
+    the COCO face points too (dataset.wants_face)."""
     stream = open_stream(path)
     if stream is None:
         return None
     try:
-        return _load(stream, Path(path), subject, action, options, mapping)
+        return _load(stream, Path(path), subject, action, options, mapping, face)
     finally:
         stream.close()
 
 
-def _load(stream, path, subject, action, options, mapping):
+def _load(stream, path, subject, action, options, mapping, face):
     joints, header = stream.joints, stream.header
     check_header_values(path, header.frame_time, joints)
     source_fps = round(1.0 / header.frame_time, 3)
@@ -74,11 +76,9 @@ def _load(stream, path, subject, action, options, mapping):
     out_frames = frames if plan is None else len(plan[0])
     skeleton = _Skeleton(joints)
     jm = resolve(skeleton, preset=options.preset, mapping=mapping, source=str(path))
-    from .dataset import wants_face
-    acc = _Accumulator(out_frames, jm, skeleton, wants_face(options))
-    for first, motion_rows in _resampled(stream, plan):
-        check_motion_values(path, joints, motion_rows[1], first_row=motion_rows[0])
-        acc.add(first, *motion_rows[2])
+    acc = _Accumulator(out_frames, jm, skeleton, face)
+    for first, local_rot, local_trans in _resampled(stream, plan, path):
+        acc.add(first, local_rot, local_trans)
     extent = acc.extent()
     if options.scale == "auto":
         unit, factor = pick_unit(extent)
@@ -94,17 +94,18 @@ def _load(stream, path, subject, action, options, mapping):
     return out, face, info, jm
 
 
-def _resampled(stream, plan):
-    """(first output frame, (first source row, source rows, (local rotations, translations))) per window: the
+def _resampled(stream, plan, path):
+    """(first output frame, local rotations, local translations) per window of checked motion rows: the
     file's frames, or the frames of `plan` (kinematics.resample_plan) made from the rows read so far (the
     previous window's last row is kept for the new frames that fall between two windows)."""
     bvh = BvhMotion(stream.path, stream.joints, stream.frame_time, None)
     done, carry = 0, None
     for row, motion in stream.windows():
+        check_motion_values(path, stream.joints, motion, first_row=row)
         bvh.motion = motion
         rot, trans = local_transforms(bvh)
         if plan is None:
-            yield row, (row, motion, (rot, trans))
+            yield row, rot, trans
             continue
         base = row
         if carry is not None:
@@ -113,10 +114,7 @@ def _resampled(stream, plan):
         last = row + len(motion) - 1
         end = int(np.searchsorted(i1, last, side="right"))
         if end > done:
-            yield done, (row, motion, resample_rows(rot, trans, i0[done:end] - base, i1[done:end] - base,
-                                                    a[done:end]))
-        else:
-            yield done, (row, motion, (rot[:0], trans[:0]))
+            yield (done, *resample_rows(rot, trans, i0[done:end] - base, i1[done:end] - base, a[done:end]))
         done, carry = end, (rot[-1:], trans[-1:])
 
 
@@ -142,8 +140,6 @@ class _Accumulator:
             self.forward = np.empty((frames, 3))
 
     def add(self, first, local_rot, local_trans):
-        if not len(local_rot):
-            return
         glob_rot, glob_pos = forward_kinematics(self.parents, local_rot, local_trans)
         end = first + len(glob_pos)
         self.reach = max(self.reach, float(np.abs(glob_pos).max()))
@@ -154,7 +150,7 @@ class _Accumulator:
         pos = glob_pos @ a.T  # world axes, file units (exact: a permutes and negates)
         self.joints[first:end] = np.einsum("jn,fnc->fjc", self.jm.weights, pos)
         if self.heads or self.forward is not None:
-            rot = a @ glob_rot @ a.T
+            rot = WorldRotations(glob_rot, a)  # converted only for the head points indexed below
             for j, (head, _, _) in self.jm.head_top_estimates.items():
                 self.heads[j][0][first:end] = pos[:, head]
                 self.heads[j][1][first:end] = rot[:, head] @ self.head_dirs[j]

@@ -18,8 +18,8 @@ class Sequence:
     """World-space points of one take.
 
     names/parents/is_end_site describe N points (joints, then End Sites in file order); positions are
-    (F, N, 3) metres, rotations (F, N, 3, 3) each point's world rotation relative to its rest pose (an array or WorldRotations)
-    (End Sites take their joint's), rest_offsets (N, 3) each point's rest offset from its parent in world
+    (F, N, 3) metres, rotations (F, N, 3, 3) each point's world rotation relative to its rest pose (an array
+    or WorldRotations; End Sites take their joint's), rest_offsets (N, 3) each point's rest offset from its parent in world
     axes and metres.
     """
     subject: str
